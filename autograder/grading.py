@@ -1,0 +1,158 @@
+"""One grading run: load the notebook, start the sandbox, run the hidden suite and the checks,
+and turn the outcomes into a report."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import platform
+import secrets
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder import __version__
+from autograder.catalogue import Catalogue
+from autograder.notebook import LoadedNotebook, load_submission
+from autograder.plugin import GradingContext, GradingPlugin, RecordedTest
+from autograder.registry import catalogue as load_catalogue
+from autograder.registry import get_rubric, load_solution, resolve
+from autograder.report import CellIssue, Environment, GradeReport, MisconceptionHit, TestResult, TimingResult
+from autograder.rubric import Check, Rubric
+from autograder.sandbox import Limits, NotDefined, SandboxError, Submission, Timeouts
+
+# pytest keeps process-wide state (import hooks, capture); one suite runs at a time per process.
+_PYTEST_LOCK = threading.Lock()
+
+
+def grade(notebook: Path | bytes, slug: str, *, seed: int | None = None, limits: Limits | None = None,
+          devices: list[str] | None = None) -> GradeReport:
+    """Grade one notebook for one assignment. Raises NotebookError / UnknownAssignment only."""
+    started = time.monotonic()
+    rubric = get_rubric(slug)
+    loaded = load_submission(notebook)
+    grading_seed = seed if seed is not None else secrets.randbits(31)
+    devices = devices if devices is not None else available_devices()
+    submission = Submission(loaded.cells, timeouts=Timeouts(**rubric.timeouts.model_dump()), limits=limits or Limits())
+    try:
+        try:
+            submission.start()
+        except SandboxError:
+            pass  # every test will then report the crash on its own
+        recorded = run_suite(rubric, submission, grading_seed, devices)
+        checks = grade_checks(rubric, submission)
+        stdout = submission.output_excerpt()
+    finally:
+        submission.close()
+    report = build_report(rubric, recorded + checks, load_catalogue(), loaded, submission, devices)
+    report.stdout_excerpt = stdout
+    report.grading_seed = grading_seed
+    report.duration_s = round(time.monotonic() - started, 3)
+    return report
+
+
+def available_devices() -> list[str]:
+    return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+
+def run_suite(rubric: Rubric, submission: Submission, grading_seed: int, devices: list[str]) -> list[RecordedTest]:
+    suite_dir = resolve(rubric.suite)
+    context = GradingContext(submission=submission, reference=load_solution(rubric), suite_dir=suite_dir,
+                             grading_seed=grading_seed, devices=devices)
+    plugin = GradingPlugin(context)
+    args = [str(suite_dir), "-c", os.devnull, "--rootdir", str(suite_dir), "-p", "no:cacheprovider",
+            "--import-mode=importlib", "-q", "--no-header", "--tb=no", "-s", "-W", "ignore::DeprecationWarning"]
+    with _PYTEST_LOCK, contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        pytest.main(args, plugins=[plugin])
+    return list(plugin.records.values())
+
+
+def grade_checks(rubric: Rubric, submission: Submission) -> list[RecordedTest]:
+    return [grade_check(check, submission) for check in rubric.checks]
+
+
+def grade_check(check: Check, submission: Submission) -> RecordedTest:
+    record = RecordedTest(name=f"check_{check.name}", target=f"check:{check.name}", kind="check", status="passed")
+    try:
+        answer = submission.value(check.variable)
+    except NotDefined:
+        record.status, record.message = "not_implemented", f"`{check.variable}` is not answered yet"
+        return record
+    except SandboxError as exc:
+        record.status, record.message = "error", f"`{check.variable}` could not be read: {exc}"
+        return record
+    if not check.is_correct(answer):
+        record.status = "failed"
+        record.message = f"`{check.variable}` = {str(answer)[:80]!s} is not the expected answer"
+        if check.explanation:
+            record.message += f". {check.explanation}"
+        record.flags = [(mid, f"answered {str(answer)[:40]} to {check.name}") for mid in check.misconceptions_for(answer)]
+    return record
+
+
+def build_report(rubric: Rubric, recorded: list[RecordedTest], catalogue: Catalogue, loaded: LoadedNotebook,
+                 submission: Submission, devices: list[str]) -> GradeReport:
+    tests = [score_test(rubric, record) for record in recorded]
+    return GradeReport(
+        assignment=rubric.slug,
+        score=round(sum(test.score for test in tests), 4),
+        max_score=round(sum(test.max_score for test in tests), 4),
+        grader_version=__version__,
+        environment=Environment(device="cuda" if "cuda" in devices else "cpu", torch=torch.__version__,
+                                python=platform.python_version(), isolation=submission.limits.isolation_label()),
+        tests=tests,
+        misconceptions=collect_misconceptions(tests, recorded, catalogue),
+        timing=[TimingResult(**timing) for record in recorded for timing in record.timings],
+        cells=cell_issues(loaded, submission),
+    )
+
+
+def score_test(rubric: Rubric, record: RecordedTest) -> TestResult:
+    rule = rubric.rule_for(record.name)
+    check = next((c for c in rubric.checks if f"check:{c.name}" == record.target), None)
+    max_score = check.points if check else (rule.points if rule else 0.0)
+    ids = [] if record.status == "not_implemented" else [mid for mid, _ in record.flags]
+    if record.status == "failed" and rule is not None:
+        ids += rule.on_fail
+    return TestResult(
+        name=record.name, target=record.target, kind=record.kind, status=record.status,
+        score=max_score if record.status == "passed" else 0.0, max_score=max_score,
+        message=record.message, misconceptions=list(dict.fromkeys(ids)),
+        visible=True if check else bool(rule and rule.visible), duration_s=round(record.duration_s, 4),
+    )
+
+
+def collect_misconceptions(tests: list[TestResult], recorded: list[RecordedTest], catalogue: Catalogue) -> list[MisconceptionHit]:
+    evidence: dict[str, list[str]] = {}
+    details: dict[str, list[str]] = {}
+    for test, record in zip(tests, recorded):
+        for mid in test.misconceptions:
+            evidence.setdefault(mid, []).append(test.name)
+        for mid, text in record.flags:
+            if mid in test.misconceptions:
+                details.setdefault(mid, []).append(text)
+    hits = []
+    for mid, names in evidence.items():
+        entry = catalogue.get(mid)
+        observed = "; ".join(dict.fromkeys(details.get(mid, [])))[:600]
+        statement = entry.statement if entry else "an implementation mistake the catalogue does not describe yet"
+        feedback = f"Your submission shows this misunderstanding: {statement}"
+        if observed:
+            feedback += f" What the grader saw: {observed}"
+        hits.append(MisconceptionHit(id=mid, planned=not mid.startswith("impl."), evidence=list(dict.fromkeys(names)),
+                                     feedback=feedback, remedy=entry.remedy if entry else ""))
+    return sorted(hits, key=lambda hit: (not hit.planned, hit.id))
+
+
+def cell_issues(loaded: LoadedNotebook, submission: Submission) -> list[CellIssue]:
+    sources = loaded.source_by_index
+    return [
+        CellIssue(cell_index=outcome.index, status="timeout" if outcome.status == "timeout" else "error",
+                  message=(outcome.message + ("\n" + outcome.traceback if outcome.traceback else ""))[:1500],
+                  source_excerpt=sources.get(outcome.index, "")[:400])
+        for outcome in submission.cell_issues()
+    ]

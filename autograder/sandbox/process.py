@@ -1,0 +1,192 @@
+"""Starting, talking to, and killing one worker process."""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from autograder.sandbox.child import wire
+from autograder.sandbox.errors import SandboxCrashed, SandboxTimeout
+
+CHILD_DIR = Path(__file__).parent / "child"
+CHILD_FILES = ("worker.py", "wire.py")
+
+
+@dataclass
+class Limits:
+    """Resource limits applied to the worker (see the hardening issue for the full set)."""
+
+    address_space_bytes: int = 8 * 1024**3
+    file_size_bytes: int = 16 * 1024**2
+    cpu_seconds: int = 600
+    open_files: int = 256
+    max_result_bytes: int = 512 * 1024**2
+    max_result_elements: int = 64 * 1024**2
+    threads: int = 1
+    log_bytes: int = 64 * 1024
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def isolation_label(self) -> str:
+        return "subprocess (no namespace isolation)"
+
+
+def _apply_limits(limits: Limits):
+    import resource
+
+    def preexec() -> None:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.address_space_bytes, limits.address_space_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+
+    return preexec
+
+
+class WorkerProcess:
+    """One live worker. Every request is a frame out and frames back, each under a deadline."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.workdir = Path(tempfile.mkdtemp(prefix="tensorgrade-sandbox-"))
+        for name in CHILD_FILES:
+            shutil.copy2(CHILD_DIR / name, self.workdir / name)
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
+        self.log_path = self.workdir / "output.log"
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(self.workdir),
+            "TMPDIR": str(self.workdir),
+            "LANG": "C.UTF-8",
+            "OMP_NUM_THREADS": str(limits.threads),
+            "MKL_NUM_THREADS": str(limits.threads),
+            "TENSORGRADE_THREADS": str(limits.threads),
+            "TENSORGRADE_LOG": str(self.log_path),
+            "MPLBACKEND": "Agg",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **limits.extra_env,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", str(self.workdir / "worker.py"), str(to_child_r), str(from_child_w)],
+            cwd=self.workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(to_child_r, from_child_w),
+            start_new_session=True,
+            preexec_fn=_apply_limits(limits),
+        )
+        os.close(to_child_r)
+        os.close(from_child_w)
+        os.set_blocking(self._to_child, False)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, header: dict, tensors: dict[str, torch.Tensor], deadline: float) -> None:
+        frame = memoryview(wire.pack_frame(header, tensors))
+        while frame:
+            self._wait(self._to_child, deadline, writable=True)
+            try:
+                written = os.write(self._to_child, frame)
+            except (BrokenPipeError, OSError):
+                raise self._crashed("the worker stopped reading requests") from None
+            frame = frame[written:]
+
+    def receive(self, deadline: float) -> tuple[dict, dict[str, torch.Tensor]]:
+        prefix = self._read_exact(wire.FRAME_PREFIX.size, deadline)
+        try:
+            header_len, blob_len = wire.parse_prefix(prefix, max_blob_bytes=self.limits.max_result_bytes)
+            header_bytes = self._read_exact(header_len, deadline)
+            blob = self._read_exact(blob_len, deadline)
+            return wire.unpack_body(header_bytes, blob, max_elements=self.limits.max_result_elements)
+        except wire.WireError as exc:
+            self.kill()
+            raise SandboxCrashed(f"the worker sent a malformed or oversized reply: {exc}") from None
+
+    def _read_exact(self, size: int, deadline: float) -> bytes:
+        chunks, remaining = [], size
+        while remaining:
+            self._wait(self._from_child, deadline, writable=False)
+            chunk = os.read(self._from_child, min(remaining, 1 << 20))
+            if not chunk:
+                raise self._crashed("the worker exited")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def _wait(self, fd: int, deadline: float, *, writable: bool) -> None:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise SandboxTimeout("the student's code ran past its time limit and was stopped")
+            readable, writable_fds, _ = select.select([] if writable else [fd], [fd] if writable else [], [], min(remaining, 0.5))
+            if readable or writable_fds:
+                return
+            if not self.alive:
+                raise self._crashed("the worker exited")
+
+    def _crashed(self, what: str) -> SandboxCrashed:
+        self.kill()
+        code = self.process.returncode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            detail = f"{what} (killed by {name}"
+            detail += ": likely out of memory or a crash in native code)" if name in ("SIGKILL", "SIGSEGV", "SIGBUS", "SIGABRT") else ")"
+        else:
+            detail = f"{what} (exit status {code})"
+        return SandboxCrashed(detail)
+
+    def output_tail(self) -> str:
+        try:
+            with open(self.log_path, "rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                size = handle.tell()
+                handle.seek(max(0, size - self.limits.log_bytes))
+                return handle.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        """End the whole process group at once: a student ignoring SIGTERM gains nothing."""
+        if self.process.returncode is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def close(self) -> None:
+        if self.alive:
+            try:
+                self.send({"op": "shutdown"}, {}, time.monotonic() + 1.0)
+                self.receive(time.monotonic() + 1.0)
+            except Exception:
+                pass
+        self.kill()
+        for fd in (self._to_child, self._from_child):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
