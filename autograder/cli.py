@@ -36,6 +36,27 @@ def _cmd_assignments(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plans_import(args: argparse.Namespace) -> int:
+    from autograder.plans import propose_entries, render_yaml
+    from autograder.registry import catalogue
+
+    current = catalogue()
+    plan = Path(args.plan)
+    try:
+        text = plan.read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"tensorgrade: cannot read {plan}: {exc.strerror}", file=sys.stderr)
+        return 2
+    entries = propose_entries(text, plan.name, current.ids(), existing_entries=list(current.entries.values()))
+    rendered = render_yaml(entries)
+    if args.out:
+        Path(args.out).write_text(rendered, encoding="utf-8")
+        print(f"{len(entries)} proposed entries written to {args.out}; review them, fill observed_by, then move them into rubrics/misconceptions/")
+    else:
+        print(rendered)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tensorgrade", description="Auto-grade tensor exercises in Jupyter notebooks.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     list_cmd = commands.add_parser("assignments", help="list the installed assignments")
     list_cmd.set_defaults(func=_cmd_assignments)
 
+    plans_cmd = commands.add_parser("plans", help="work with lesson plans")
+    plans_sub = plans_cmd.add_subparsers(dest="plans_command", required=True)
+    import_cmd = plans_sub.add_parser("import", help="propose catalogue entries (YAML) from a lesson plan's misconceptions")
+    import_cmd.add_argument("plan")
+    import_cmd.add_argument("--out", help="write the proposal here instead of printing it (never into the catalogue)")
+    import_cmd.set_defaults(func=_cmd_plans_import)
+
     _register_optional(commands)
     return parser
 
@@ -59,7 +87,9 @@ def _register_optional(commands) -> None:
     """Sub-commands that live outside the engine (the service) register themselves here."""
     try:
         from service.cli import register
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("service", "service.cli"):
+            raise
         return
     register(commands)
 

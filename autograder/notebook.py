@@ -102,7 +102,8 @@ def _neutralise_line(line: str) -> str:
 
 
 def _is_help_request(stripped: str) -> bool:
-    return stripped.endswith("?") and not stripped.startswith("#") and stripped.rstrip("?").isidentifier()
+    name = stripped.rstrip("?")
+    return stripped.endswith("?") and bool(name) and all(part.isidentifier() for part in name.split("."))
 
 
 def _is_assigned_shell_escape(stripped: str) -> bool:
