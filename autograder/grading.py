@@ -103,7 +103,7 @@ def build_report(rubric: Rubric, recorded: list[RecordedTest], catalogue: Catalo
         max_score=round(sum(test.max_score for test in tests), 4),
         grader_version=__version__,
         environment=Environment(device="cuda" if "cuda" in devices else "cpu", torch=torch.__version__,
-                                python=platform.python_version(), isolation=submission.limits.isolation_label()),
+                                python=platform.python_version(), isolation=submission.isolation or "not started"),
         tests=tests,
         misconceptions=collect_misconceptions(tests, recorded, catalogue),
         timing=[TimingResult(**timing) for record in recorded for timing in record.timings],

@@ -70,6 +70,7 @@ class Submission:
         self.cell_outcomes: dict[int, CellOutcome] = {}
         self.restarts = 0
         self.worker_info: dict = {}
+        self.isolation = ""
         self._output_tails: list[str] = []
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -114,6 +115,7 @@ class Submission:
         notebook_deadline = time.monotonic() + self.timeouts.notebook_s
         while True:
             worker = WorkerProcess(self.limits)
+            self.isolation = worker.isolation
             try:
                 worker.send({"op": "ping"}, {}, time.monotonic() + 60)
                 self.worker_info, _ = worker.receive(time.monotonic() + 60)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import shutil
@@ -15,8 +16,11 @@ from pathlib import Path
 
 import torch
 
+from autograder.sandbox import isolation
 from autograder.sandbox.child import wire
 from autograder.sandbox.errors import SandboxCrashed, SandboxTimeout
+
+log = logging.getLogger("tensorgrade.sandbox")
 
 CHILD_DIR = Path(__file__).parent / "child"
 CHILD_FILES = ("worker.py", "wire.py")
@@ -24,31 +28,51 @@ CHILD_FILES = ("worker.py", "wire.py")
 
 @dataclass
 class Limits:
-    """Resource limits applied to the worker (see the hardening issue for the full set)."""
+    """Resource limits and isolation applied to every worker."""
 
     address_space_bytes: int = 8 * 1024**3
+    memory_bytes: int = 4 * 1024**3  # resident memory, where a memory cgroup is available
     file_size_bytes: int = 16 * 1024**2
+    disk_bytes: int = 128 * 1024**2  # everything written to the private working directory
     cpu_seconds: int = 600
     open_files: int = 256
+    max_tasks: int = 128  # processes and threads
     max_result_bytes: int = 512 * 1024**2
     max_result_elements: int = 64 * 1024**2
     threads: int = 1
     log_bytes: int = 64 * 1024
+    isolation: str = "auto"  # "auto": bubblewrap when it works here; "bwrap": required; "subprocess": none
     extra_env: dict[str, str] = field(default_factory=dict)
 
-    def isolation_label(self) -> str:
-        return "subprocess (no namespace isolation)"
+
+BWRAP_LABEL = "bubblewrap (namespaces: user, pid, net, ipc, uts; read-only Python; private workdir)"
+WEAK_LABEL = "subprocess only: WEAKER isolation (bubblewrap unavailable); resource limits still apply"
 
 
-def _apply_limits(limits: Limits):
+def resolve_isolation(limits: Limits) -> str | None:
+    """The bwrap binary to use, or None for a plain subprocess (refused when bwrap is required)."""
+    if limits.isolation == "subprocess":
+        return None
+    bwrap = isolation.bwrap_path()
+    if bwrap is None and limits.isolation == "bwrap":
+        raise SandboxCrashed("bubblewrap is required by the configuration but is not usable on this machine")
+    if bwrap is None:
+        log.warning("bubblewrap is not available: student code runs in a plain subprocess (weaker isolation)")
+    return bwrap
+
+
+def _apply_limits(limits: Limits, cap: isolation.ProcessGroupCap, nproc: int | None):
     import resource
 
     def preexec() -> None:
+        cap.join()
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_AS, (limits.address_space_bytes, limits.address_space_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+        if nproc is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
     return preexec
 
@@ -64,21 +88,30 @@ class WorkerProcess:
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         self.log_path = self.workdir / "output.log"
+        bwrap = resolve_isolation(limits)
+        self.isolation = BWRAP_LABEL if bwrap else WEAK_LABEL
+        home = isolation.SANDBOX_HOME if bwrap else str(self.workdir)
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(self.workdir),
-            "TMPDIR": str(self.workdir),
+            "HOME": home,
+            "TMPDIR": home,
             "LANG": "C.UTF-8",
             "OMP_NUM_THREADS": str(limits.threads),
             "MKL_NUM_THREADS": str(limits.threads),
             "TENSORGRADE_THREADS": str(limits.threads),
-            "TENSORGRADE_LOG": str(self.log_path),
+            "TENSORGRADE_LOG": f"{home}/output.log",
             "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": f"{home}/.matplotlib",
             "PYTHONDONTWRITEBYTECODE": "1",
             **limits.extra_env,
         }
+        inner = [sys.executable, "-I", f"{home}/worker.py", str(to_child_r), str(from_child_w)]
+        command = isolation.bwrap_command(bwrap, self.workdir, inner, env) if bwrap else inner
+        self.cap = isolation.ProcessGroupCap.create(limits.max_tasks, limits.memory_bytes)
+        nproc = None if os.geteuid() == 0 else isolation.count_user_processes(os.geteuid()) + limits.max_tasks
+        self._next_disk_check = 0.0
         self.process = subprocess.Popen(
-            [sys.executable, "-I", str(self.workdir / "worker.py"), str(to_child_r), str(from_child_w)],
+            command,
             cwd=self.workdir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -86,7 +119,7 @@ class WorkerProcess:
             stderr=subprocess.DEVNULL,
             pass_fds=(to_child_r, from_child_w),
             start_new_session=True,
-            preexec_fn=_apply_limits(limits),
+            preexec_fn=_apply_limits(limits, self.cap, nproc),
         )
         os.close(to_child_r)
         os.close(from_child_w)
@@ -135,14 +168,32 @@ class WorkerProcess:
                 self.kill()
                 raise SandboxTimeout("the student's code ran past its time limit and was stopped")
             readable, writable_fds, _ = select.select([] if writable else [fd], [fd] if writable else [], [], min(remaining, 0.5))
+            self._check_disk_quota()
             if readable or writable_fds:
                 return
             if not self.alive:
                 raise self._crashed("the worker exited")
 
+    def _check_disk_quota(self) -> None:
+        now = time.monotonic()
+        if now < self._next_disk_check:
+            return
+        self._next_disk_check = now + 0.5
+        used = directory_size(self.workdir, stop_above=self.limits.disk_bytes)
+        if used > self.limits.disk_bytes:
+            self.kill()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise SandboxCrashed(f"the student's code wrote more than {self.limits.disk_bytes // 2**20} MiB to disk and was stopped")
+
     def _crashed(self, what: str) -> SandboxCrashed:
+        try:
+            self.process.wait(timeout=1.0)  # let bwrap pass on how the worker ended
+        except subprocess.TimeoutExpired:
+            pass
         self.kill()
         code = self.process.returncode
+        if code is not None and code > 128 and self.isolation == BWRAP_LABEL:
+            code = 128 - code  # bwrap reports a child killed by signal N as exit status 128 + N
         if code is not None and code < 0:
             try:
                 name = signal.Signals(-code).name
@@ -165,16 +216,17 @@ class WorkerProcess:
             return ""
 
     def kill(self) -> None:
-        """End the whole process group at once: a student ignoring SIGTERM gains nothing."""
+        """End everything the worker started, at once: a student ignoring SIGTERM gains nothing."""
         if self.process.returncode is None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+        self.cap.kill_all()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
 
     def close(self) -> None:
         if self.alive:
@@ -184,9 +236,32 @@ class WorkerProcess:
             except Exception:
                 pass
         self.kill()
+        self.cap.remove()
         for fd in (self._to_child, self._from_child):
             try:
                 os.close(fd)
             except OSError:
                 pass
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def directory_size(root: Path, *, stop_above: int) -> int:
+    """Bytes used under `root` (allocated blocks, so sparse files count for what they use)."""
+    total = 0
+    stack = [str(root)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                continue
+            if total > stop_above:
+                return total
+    return total
