@@ -36,6 +36,22 @@ def _cmd_assignments(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from autograder.budgets import calibrate
+    from autograder.grading import available_devices, budget_device
+    from autograder.registry import get_rubric, list_assignments
+
+    device = args.device or budget_device(available_devices())
+    rubrics = [get_rubric(args.assignment)] if args.assignment else list_assignments()
+    console = Console()
+    for rubric in rubrics:
+        for row in calibrate(rubric, device, rounds=args.rounds):
+            spread = max(abs(row["ratio_max"] - 1), abs(1 - row["ratio_min"]))
+            console.print(f"{rubric.slug:15} {row['budget']:32} {device:5} reference {row['reference_ms']:8.2f} ms  "
+                          f"ref/ref ratio {row['ratio_min']:.2f}..{row['ratio_max']:.2f} (noise ±{spread:.0%})  budget {row['budget_ratio']}x")
+    return 0
+
+
 def _cmd_plans_import(args: argparse.Namespace) -> int:
     from autograder.plans import propose_entries, render_yaml
     from autograder.registry import catalogue
@@ -71,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     list_cmd = commands.add_parser("assignments", help="list the installed assignments")
     list_cmd.set_defaults(func=_cmd_assignments)
+
+    calibrate_cmd = commands.add_parser("calibrate", help="measure reference-vs-reference timing noise for the budgets")
+    calibrate_cmd.add_argument("--assignment", help="one assignment (default: all)")
+    calibrate_cmd.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
+    calibrate_cmd.add_argument("--rounds", type=int, default=3)
+    calibrate_cmd.set_defaults(func=_cmd_calibrate)
 
     plans_cmd = commands.add_parser("plans", help="work with lesson plans")
     plans_sub = plans_cmd.add_subparsers(dest="plans_command", required=True)

@@ -17,7 +17,7 @@ import torch
 
 from autograder import __version__
 from autograder.catalogue import Catalogue
-from autograder.notebook import LoadedNotebook, load_submission
+from autograder.notebook import CodeCell, LoadedNotebook, load_submission
 from autograder.plugin import GradingContext, GradingPlugin, RecordedTest
 from autograder.registry import catalogue as load_catalogue
 from autograder.registry import get_rubric, load_solution, resolve
@@ -30,7 +30,7 @@ _PYTEST_LOCK = threading.Lock()
 
 
 def grade(notebook: Path | bytes, slug: str, *, seed: int | None = None, limits: Limits | None = None,
-          devices: list[str] | None = None) -> GradeReport:
+          devices: list[str] | None = None, run_budgets: bool = True) -> GradeReport:
     """Grade one notebook for one assignment. Raises NotebookError / UnknownAssignment only."""
     started = time.monotonic()
     rubric = get_rubric(slug)
@@ -44,11 +44,13 @@ def grade(notebook: Path | bytes, slug: str, *, seed: int | None = None, limits:
         except SandboxError:
             pass  # every test will then report the crash on its own
         recorded = run_suite(rubric, submission, grading_seed, devices)
-        checks = grade_checks(rubric, submission)
+        recorded += grade_checks(rubric, submission)
+        if run_budgets and rubric.budgets:
+            recorded += run_budgets_for(rubric, submission, devices, limits or Limits())
         stdout = submission.output_excerpt()
     finally:
         submission.close()
-    report = build_report(rubric, recorded + checks, load_catalogue(), loaded, submission, devices)
+    report = build_report(rubric, recorded, load_catalogue(), loaded, submission, devices)
     report.stdout_excerpt = stdout
     report.grading_seed = grading_seed
     report.duration_s = round(time.monotonic() - started, 3)
@@ -69,6 +71,28 @@ def run_suite(rubric: Rubric, submission: Submission, grading_seed: int, devices
     with _PYTEST_LOCK, contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         pytest.main(args, plugins=[plugin])
     return list(plugin.records.values())
+
+
+def budget_device(devices: list[str]) -> str:
+    return "cuda" if "cuda" in devices else "cpu"
+
+
+def run_budgets_for(rubric: Rubric, submission: Submission, devices: list[str], limits: Limits) -> list[RecordedTest]:
+    """Measure every budget of the rubric on this run's device against a reference worker."""
+    from autograder.budgets import BudgetRunner, run_budget
+
+    device = budget_device(devices)
+    budgets = [budget for budget in rubric.budgets if device in budget.sizes]
+    if not budgets:
+        return []
+    reference = Submission([CodeCell(0, resolve(rubric.solution).read_text(encoding="utf-8"))],
+                           timeouts=Timeouts(**rubric.timeouts.model_dump()), limits=limits)
+    try:
+        reference.start()
+        runner = BudgetRunner(submission, reference, device, resolve(rubric.suite))
+        return [run_budget(budget, runner) for budget in budgets]
+    finally:
+        reference.close()
 
 
 def grade_checks(rubric: Rubric, submission: Submission) -> list[RecordedTest]:
@@ -114,7 +138,8 @@ def build_report(rubric: Rubric, recorded: list[RecordedTest], catalogue: Catalo
 def score_test(rubric: Rubric, record: RecordedTest) -> TestResult:
     rule = rubric.rule_for(record.name)
     check = next((c for c in rubric.checks if f"check:{c.name}" == record.target), None)
-    max_score = check.points if check else (rule.points if rule else 0.0)
+    budget = next((b for b in rubric.budgets if f"budget_{b.name}" == record.name), None)
+    max_score = check.points if check else budget.points if budget else (rule.points if rule else 0.0)
     ids = [] if record.status == "not_implemented" else [mid for mid, _ in record.flags]
     if record.status == "failed" and rule is not None:
         ids += rule.on_fail
@@ -122,7 +147,7 @@ def score_test(rubric: Rubric, record: RecordedTest) -> TestResult:
         name=record.name, target=record.target, kind=record.kind, status=record.status,
         score=max_score if record.status == "passed" else 0.0, max_score=max_score,
         message=record.message, misconceptions=list(dict.fromkeys(ids)),
-        visible=True if check else bool(rule and rule.visible), duration_s=round(record.duration_s, 4),
+        visible=True if (check or budget) else bool(rule and rule.visible), duration_s=round(record.duration_s, 4),
     )
 
 

@@ -136,7 +136,10 @@ class GradingPlugin:
 
 def classify(excinfo) -> tuple[str, str]:
     """Map the exception that ended a test to a report status and a student-facing message."""
-    error = excinfo.value
+    return classify_exception(excinfo.value)
+
+
+def classify_exception(error: BaseException) -> tuple[str, str]:
     if isinstance(error, (NotDefined, StudentNotImplemented)):
         return "not_implemented", _clip(str(error))
     if isinstance(error, SandboxTimeout):

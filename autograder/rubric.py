@@ -61,18 +61,35 @@ class Check(_Strict):
 
 
 class Budget(_Strict):
-    """A timing or memory budget for one target (see the budgets issue)."""
+    """A timing or memory budget for one function, measured against the reference in the same run.
 
+    `args` is a recipe the worker expands into fresh inputs for every repetition (see
+    autograder/budgets.py); `sizes` gives the symbols of the recipe per device, chosen so one
+    call takes tens of milliseconds on that device.
+    """
+
+    name: str
     target: str
     kind: Literal["timing", "memory"] = "timing"
-    test: str | None = None
-    device: Literal["cpu", "cuda"] = "cpu"
     ratio: float | None = Field(default=None, gt=0)
-    max_elements_factor: float | None = Field(default=None, gt=0)
-    size: dict[str, int] = Field(default_factory=dict)
+    max_elements: str | None = None  # memory: cap = elements_factor * product of these symbols
+    elements_factor: float = Field(default=4.0, gt=0)
+    sizes: dict[Literal["cpu", "cuda"], dict[str, int]]
+    args: list[dict[str, Any]]
+    dtype: Literal["float32", "float64"] = "float32"
+    no_grad: bool = False
+    repeats: dict[Literal["cpu", "cuda"], int] = Field(default_factory=lambda: {"cpu": 15, "cuda": 50})
     points: float = Field(default=1.0, ge=0)
     misconceptions: list[str] = Field(default_factory=list)
     hint: str = ""
+
+    @model_validator(mode="after")
+    def _has_a_limit(self) -> "Budget":
+        if self.ratio is None and self.max_elements is None:
+            raise ValueError(f"budget {self.name!r} needs a ratio or max_elements")
+        if self.kind == "timing" and self.ratio is None:
+            raise ValueError(f"timing budget {self.name!r} needs a ratio")
+        return self
 
 
 class Timeouts(_Strict):

@@ -26,7 +26,8 @@ def _notebook(tmp_path: Path, *sources: str) -> Path:
 
 def test_reference_scores_full_marks_and_flags_nothing(toy_course, tmp_path):
     report = grade(_notebook(tmp_path, SOLUTION, "check_answer = 4\nmcq_pick = 'b'"), "toy")
-    assert report.score == report.max_score == 8
+    assert report.score == report.max_score == 10
+    assert {t.target for t in report.timing} == {"row_norms", "outer_sum"}
     assert {t.status for t in report.tests} == {"passed"}
     assert report.misconceptions == []
     assert "test_skipped_is_not_reported" not in {t.name for t in report.tests}

@@ -230,6 +230,9 @@ class Submission:
         encoded_args, encoded_kwargs, tensors = self._encode_call(args, kwargs)
         return self._value_request({"op": "helper", "source": source, "factory": factory, "args": encoded_args, "kwargs": encoded_kwargs}, tensors)
 
+    def worker_pid(self) -> int | None:
+        return self._ensure_worker().host_worker_pid()
+
     def cell_issues(self) -> list[CellOutcome]:
         return [self.cell_outcomes[index] for index in sorted(self.cell_outcomes)]
 

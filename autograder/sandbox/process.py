@@ -103,6 +103,10 @@ class WorkerProcess:
             "MPLBACKEND": "Agg",
             "MPLCONFIGDIR": f"{home}/.matplotlib",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # Large tensors get their own mappings, returned on free: resident memory then tracks
+            # live tensors, which the memory budgets read from outside the process.
+            "MALLOC_MMAP_THRESHOLD_": "65536",
+            "MALLOC_TRIM_THRESHOLD_": "131072",
             **limits.extra_env,
         }
         inner = [sys.executable, "-I", f"{home}/worker.py", str(to_child_r), str(from_child_w)]
@@ -205,6 +209,23 @@ class WorkerProcess:
             detail = f"{what} (exit status {code})"
         return SandboxCrashed(detail)
 
+    def host_worker_pid(self) -> int | None:
+        """The worker's pid as the grader sees it (inside bwrap it is a grandchild)."""
+        if self.isolation != BWRAP_LABEL:
+            return self.process.pid
+        stack = [self.process.pid]
+        while stack:
+            pid = stack.pop()
+            for child in _children(pid):
+                try:
+                    cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if b"worker.py" in cmdline and b"bwrap" not in cmdline.split(b"\0")[0]:
+                    return child
+                stack.append(child)
+        return None
+
     def output_tail(self) -> str:
         try:
             with open(self.log_path, "rb") as handle:
@@ -243,6 +264,35 @@ class WorkerProcess:
             except OSError:
                 pass
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            found += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    except OSError:
+        pass
+    return found
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Make VmHWM equal the current resident size (Linux clear_refs); False if not permitted."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def read_rss(pid: int) -> tuple[int, int]:
+    """(current, peak) resident bytes of a process, read by the grader from /proc."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) * 1024
+    return fields["VmRSS"], fields["VmHWM"]
 
 
 def directory_size(root: Path, *, stop_above: int) -> int:

@@ -23,6 +23,7 @@ import wire  # noqa: E402
 
 _perf_counter = time.perf_counter
 _backward = torch.autograd.backward
+_cuda_synchronize = torch.cuda.synchronize
 MAX_TRACEBACK_CHARS = 2000
 
 
@@ -38,6 +39,7 @@ class Worker:
         self.namespace = namespace
         self.objects: dict[int, object] = {}
         self.next_object_id = 1
+        self.prepared: dict[str, tuple] = {}
 
     # ---- framing -------------------------------------------------------------------------
     def read_exact(self, size: int) -> bytes:
@@ -221,9 +223,100 @@ class Worker:
         obj.load_state_dict(state, strict=True)
         self.send({"ok": True})
 
+    # ---- budgets: inputs built here from a recipe, so timed calls carry no tensor transfer --
+    def op_prepare(self, header, tensors):
+        generator = torch.Generator().manual_seed(int(header["seed"]))
+        device = torch.device(header.get("device", "cpu"))
+        dtype = getattr(torch, header.get("dtype", "float32"))
+        args = [build_arg(spec, header.get("sizes", {}), generator, device, dtype, self) for spec in header["args"]]
+        self.prepared[header["slot"]] = (args, header.get("no_grad", False))
+        _synchronize(device)
+        self.send({"ok": True})
+
+    def op_run_prepared(self, header, tensors):
+        args, no_grad = self.prepared.pop(header["slot"])
+        function = self.resolve_target(header["target"])
+        device = torch.device(header.get("device", "cpu"))
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+            baseline = torch.cuda.memory_allocated(device)
+        with torch.no_grad() if no_grad else _nullcontext():
+            outputs = function(*args)
+        _synchronize(device)
+        samples = sample_outputs(outputs, int(header["seed"]), int(header.get("samples", 16)))
+        _synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device) - baseline if device.type == "cuda" else None
+        del args, outputs
+        self.send({"ok": True, "cuda_peak_bytes": peak}, {"samples": samples})
+
     def op_release(self, header, tensors):
         self.objects.pop(header["object"], None)
         self.send({"ok": True})
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        _cuda_synchronize(device)
+
+
+def _dim(value, sizes: dict) -> int:
+    return int(sizes[value]) if isinstance(value, str) else int(value)
+
+
+def build_arg(spec, sizes: dict, generator, device, dtype, worker: "Worker"):
+    """One argument from a budget recipe (see autograder/budgets.py for the vocabulary)."""
+    kind, value = next(iter(spec.items()))
+    if kind == "randn":
+        return (torch.randn([_dim(d, sizes) for d in value], generator=generator, dtype=torch.float64) * spec.get("scale", 1.0)).to(device, dtype)
+    if kind == "rand":
+        return torch.rand([_dim(d, sizes) for d in value], generator=generator, dtype=torch.float64).to(device, dtype)
+    if kind == "binary":
+        return (torch.rand([_dim(d, sizes) for d in value], generator=generator) < spec.get("p", 0.5)).to(device, dtype)
+    if kind == "randint":
+        low, high, shape = value
+        return torch.randint(_dim(low, sizes), _dim(high, sizes), [_dim(d, sizes) for d in shape], generator=generator).to(device)
+    if kind == "scalar":
+        return torch.tensor(float(value), dtype=dtype, device=device)
+    if kind == "int":
+        return _dim(value, sizes)
+    if kind == "value":
+        return value
+    if kind == "tuple":
+        return tuple(build_arg(item, sizes, generator, device, dtype, worker) for item in value)
+    if kind == "list":
+        count = _dim(value["count"], sizes)
+        return [build_arg(value["item"], sizes, generator, device, dtype, worker) for _ in range(count)]
+    if kind == "helper":
+        namespace = {"__name__": "tensorgrade_helper", "__builtins__": builtins}
+        exec(compile(value["source"], "<grader helper>", "exec"), namespace)
+        helper_args = [build_arg(item, sizes, generator, device, dtype, worker) for item in value.get("args", [])]
+        built = namespace[value["factory"]](*helper_args)
+        return built.to(device) if hasattr(built, "to") and callable(built.to) else built
+    raise RequestError("BadRequest", f"unknown recipe kind {kind!r}")
+
+
+def sample_outputs(outputs, seed: int, count: int) -> torch.Tensor:
+    """A few values of every tensor output, at positions the student cannot predict."""
+    generator = torch.Generator().manual_seed(seed ^ 0x5EED)
+    picked = []
+    for tensor in _flatten_tensors(outputs):
+        flat = tensor.detach().reshape(-1)
+        if flat.numel() == 0:
+            continue
+        positions = torch.randint(flat.numel(), (count,), generator=generator).to(flat.device)
+        picked.append(flat[positions].to("cpu", torch.float64))
+        picked.append(flat.to(torch.float64).sum().reshape(1).cpu())
+    if not picked:
+        raise RequestError("BadReturn", f"the function returned no tensor (got {type(outputs).__name__})")
+    return torch.cat(picked)
 
 
 def _flatten_tensors(value) -> list:

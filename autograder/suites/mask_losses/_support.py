@@ -85,7 +85,7 @@ def _summary(function):
     return (function.__doc__ or "").strip().splitlines()[0].rstrip(".")
 
 
-def diagnose(flag, what, actual, table, args, pick=lambda output: output):
+def diagnose(flag, what, actual, table, args, pick=lambda output: output, grad_enabled=False):
     """Flag the misconception whose wrong implementation reproduces `actual` on `args`.
 
     `table` maps a variant name to (misconception id, function); `pick` selects the compared
@@ -96,7 +96,7 @@ def diagnose(flag, what, actual, table, args, pick=lambda output: output):
     outputs = {}
     for name, (_, function) in table.items():
         try:
-            with torch.no_grad():
+            with torch.set_grad_enabled(grad_enabled):
                 candidate = pick(function(*args))
         except Exception:  # a variant that cannot run on these inputs simply does not match
             continue

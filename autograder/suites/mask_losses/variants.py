@@ -94,6 +94,13 @@ def focal_mean_then_exp(logits, targets, alpha=0.25, gamma=2.0):
     return (1 - p_correct) ** gamma * mean_loss
 
 
+def focal_weighted_mean_then_exp(logits, targets, alpha=0.25, gamma=2.0):
+    """p_t = exp(-mean of the alpha-weighted CE), then that one factor modulates the mean loss."""
+    cross_entropy, _ = _pixel_terms(logits, targets)
+    mean_loss = (cross_entropy * _alpha_weight(targets, alpha)).mean(dim=PIXELS)
+    return (1 - torch.exp(-mean_loss)) ** gamma * mean_loss
+
+
 def focal_mean_pt_first(logits, targets, alpha=0.25, gamma=2.0):
     """p_t averaged over the mask, then one modulation factor for the whole mask."""
     cross_entropy, p_correct = _pixel_terms(logits, targets)
@@ -114,6 +121,7 @@ FOCAL_VARIANTS = {
     "gamma-on-pt": (GAMMA_ON_PT, focal_gamma_on_pt),
     "alpha-wrong-class": (ALPHA_WRONG_CLASS, focal_alpha_wrong_class),
     "mean-then-exp": (MEAN_BEFORE_MODULATION, focal_mean_then_exp),
+    "weighted-mean-then-exp": (MEAN_BEFORE_MODULATION, focal_weighted_mean_then_exp),
     "mean-pt-first": (MEAN_BEFORE_MODULATION, focal_mean_pt_first),
     "product-of-means": (MEAN_BEFORE_MODULATION, focal_product_of_means),
 }

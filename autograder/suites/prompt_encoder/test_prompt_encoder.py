@@ -179,9 +179,9 @@ def test_encode_points_padding_present(submission, reference, rng, flag):
     batch, count = 2, 3
     args = support.point_inputs(rng, batch, count, labels=torch.tensor([[1, 0, 1], [0, 0, 1]]), pad=True)
     out = submission.call("encode_points", *args)
-    expect_meta(out, shape=(batch, count + 1, args[4].shape[1]),
-                what="encode_points with pad=True (one padding token is appended to each row)")
     try:
+        expect_meta(out, shape=(batch, count + 1, args[4].shape[1]),
+                    what="encode_points with pad=True (one padding token is appended to each row)")
         support.expect_matches(out[:, -1], args[5].expand(batch, -1),
                                what="the appended padding token (last position of each row)",
                                hint="the padding point has label -1, so its token is exactly not_a_point_embed")

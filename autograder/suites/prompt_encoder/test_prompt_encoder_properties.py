@@ -117,6 +117,7 @@ def test_fourier_features_one_band_per_gaussian_column(submission, reference, rn
     before = submission.call("fourier_features", coords01, gaussian)
     after = submission.call("fourier_features", coords01, changed)
     expect_meta(before, shape=(4, 2 * frequencies), what="fourier_features with F = 6")
+    expect_meta(after, shape=(4, 2 * frequencies), what="fourier_features with F = 6 and one column changed")
     moved = ((after - before).abs() > 1e-9).any(dim=0)
     expected_moved = torch.zeros(2 * frequencies, dtype=torch.bool)
     expected_moved[[column, frequencies + column]] = True

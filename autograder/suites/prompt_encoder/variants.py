@@ -23,7 +23,7 @@ class Mistake:
     pixel_centre: str = "shift"    # "shift" (+0.5), "none" (corners), "linspace" (dense: 0..1 inclusive)
     fixed_size: int | None = None  # divide by this constant instead of the image size
     batch_max: bool = False        # divide by the largest coordinate present instead of the image size
-    shift_in_normalize: bool = False  # +0.5 inside normalize_coords, none in the callers
+    normalize_shift: bool = False  # +0.5 inside normalize_coords (on top of what the callers do)
     swap_labels: bool = False      # label 0 -> point_embeds[1], label 1 -> point_embeds[0]
     not_a_point: str = "replace"   # "replace", "add" (encoding + embed), "bare" (encoding), "zero"
     pad: str = "end"               # "end", "start", "ignored", "always"
@@ -37,7 +37,7 @@ def normalize_coords(coords, image_size, m=Mistake()):
         height = width = m.fixed_size
     if m.swap_size:
         height, width = width, height
-    if m.shift_in_normalize:
+    if m.normalize_shift:
         coords = coords + 0.5
     if m.batch_max:
         return coords / coords.reshape(-1, 2).amax(dim=0)
@@ -85,7 +85,7 @@ def dense_positional_encoding(grid_hw, gaussian, m=Mistake()):
 
 
 def _shift(coords, m):
-    return coords + 0.5 if m.pixel_centre == "shift" and not m.shift_in_normalize else coords
+    return coords + 0.5 if m.pixel_centre == "shift" else coords
 
 
 def encode_points(points, labels, image_size, gaussian, point_embeds, not_a_point_embed, pad, m=Mistake()):
@@ -136,7 +136,10 @@ VARIANTS = {
                                         "uses pixel corners (no +0.5 shift, or col / w for grid cells)"),
     PREFIX + "no-pixel-centre/linspace": (Mistake(pixel_centre="linspace"),
                                           "spreads grid cells from 0 to 1 inclusive (linspace) instead of at cell centres"),
-    PREFIX + "shift-in-normalize/inside": (Mistake(shift_in_normalize=True), "adds the +0.5 shift inside normalize_coords"),
+    PREFIX + "shift-in-normalize/moved": (Mistake(normalize_shift=True, pixel_centre="none"),
+                                          "adds the +0.5 shift inside normalize_coords instead of in the encoders"),
+    PREFIX + "shift-in-normalize/twice": (Mistake(normalize_shift=True),
+                                          "adds +0.5 inside normalize_coords as well as in the encoders (shifted twice)"),
     PREFIX + "wrong-normaliser/fixed-1024": (Mistake(fixed_size=1024), "divides by 1024 whatever the image size"),
     PREFIX + "wrong-normaliser/batch-max": (Mistake(batch_max=True),
                                             "divides by the largest coordinate in the batch instead of the image size"),
