@@ -8,6 +8,7 @@ import io
 import os
 import platform
 import secrets
+import sys
 import threading
 import time
 from pathlib import Path
@@ -69,8 +70,21 @@ def run_suite(rubric: Rubric, submission: Submission, grading_seed: int, devices
     args = [str(suite_dir), "-c", os.devnull, "--rootdir", str(suite_dir), "-p", "no:cacheprovider",
             "--import-mode=importlib", "-q", "--no-header", "--tb=no", "-s", "-W", "ignore::DeprecationWarning"]
     with _PYTEST_LOCK, contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        pytest.main(args, plugins=[plugin])
+        try:
+            pytest.main(args, plugins=[plugin])
+        finally:
+            forget_suite_modules(suite_dir)
     return list(plugin.records.values())
+
+
+def forget_suite_modules(suite_dir: Path) -> None:
+    """Drop modules imported from a suite, so a long-lived process grading several assignments
+    never finds one suite's helper module (say `cases`) when another suite imports its own."""
+    root = str(suite_dir.resolve())
+    for name, module in list(sys.modules.items()):
+        location = getattr(module, "__file__", None) or ""
+        if location.startswith(root):
+            del sys.modules[name]
 
 
 def budget_device(devices: list[str]) -> str:

@@ -111,3 +111,24 @@ def closest_variant(actual, candidates: Mapping[str, torch.Tensor], *, rtol: flo
         if candidate is not None and is_close(actual, candidate, rtol=rtol, atol=atol):
             return name
     return None
+
+
+def load_sibling(test_file: str, name: str):
+    """Import `name`.py from the folder of `test_file` under a name unique to that folder.
+
+    Suites are not packages and several have a `cases.py`; a unique module name keeps them apart
+    in a process that grades several assignments.
+    """
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    folder = Path(test_file).resolve().parent
+    unique = f"tensorgrade_suite_{folder.name}_{name}"
+    if unique in sys.modules:
+        return sys.modules[unique]
+    spec = importlib.util.spec_from_file_location(unique, folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[unique] = module
+    spec.loader.exec_module(module)
+    return module
