@@ -28,10 +28,11 @@ import torch
 
 from autograder.plugin import RecordedTest
 from autograder.rubric import Budget
-from autograder.sandbox import SandboxError, Submission
+from autograder.sandbox import SandboxError, SandboxTimeout, Submission
 from autograder.sandbox.process import read_rss, reset_peak_rss
 
 WARMUP_PAIRS = 2
+SLOW_CUTOFF = 25.0  # a call this many times slower than the reference is stopped: the verdict is clear
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Measurement:
     student_s: list[float] = field(default_factory=list)
     reference_s: list[float] = field(default_factory=list)
     mismatch: str | None = None
+    stopped_early: str | None = None
 
     @property
     def ratio(self) -> float:
@@ -71,10 +73,10 @@ class BudgetRunner:
                         "sizes": budget.sizes[self.device], "no_grad": budget.no_grad or budget.kind == "memory",
                         "args": expand_files(budget.args, self.suite_dir)})
 
-    def _run(self, worker: Submission, budget: Budget, seed: int, slot: str) -> tuple[float, torch.Tensor, int | None]:
+    def _run(self, worker: Submission, budget: Budget, seed: int, slot: str, timeout: float | None = None) -> tuple[float, torch.Tensor, int | None]:
         header = {"op": "run_prepared", "slot": slot, "seed": seed, "device": self.device, "target": {"name": budget.target}}
         started = time.perf_counter()
-        reply, tensors = worker.request(header)
+        reply, tensors = worker.request(header, timeout=timeout)
         elapsed = time.perf_counter() - started
         return elapsed, tensors["samples"], reply.get("cuda_peak_bytes")
 
@@ -87,17 +89,32 @@ class BudgetRunner:
             order = [(self.student, "student"), (self.reference, "reference")]
             if index % 2:
                 order.reverse()
-            samples = {}
+            samples, times = {}, {}
             for worker, role in order:
                 self._prepare(worker, budget, seed, "timed")
-                elapsed, samples[role], _ = self._run(worker, budget, seed, "timed")
-                if index >= WARMUP_PAIRS:
-                    (measurement.student_s if role == "student" else measurement.reference_s).append(elapsed)
+                timeout = self._student_timeout(times.get("reference")) if role == "student" else None
+                try:
+                    times[role], samples[role], _ = self._run(worker, budget, seed, "timed", timeout)
+                except SandboxTimeout:
+                    measurement.stopped_early = f"one call ran past {timeout:.1f} s, over {SLOW_CUTOFF:g}x the reference's time"
+                    return measurement
             problem = compare_samples(samples["student"], samples["reference"], budget.dtype)
             if problem:
                 measurement.mismatch = f"repetition {index}: {problem}"
                 return measurement
+            if index >= WARMUP_PAIRS:
+                measurement.student_s.append(times["student"])
+                measurement.reference_s.append(times["reference"])
+            elif times["student"] > SLOW_CUTOFF * times["reference"] and times["student"] > 0.5:
+                measurement.student_s.append(times["student"])
+                measurement.reference_s.append(times["reference"])
+                measurement.stopped_early = "the warm-up call was already far over budget"
+                return measurement
         return measurement
+
+    def _student_timeout(self, reference_s: float | None) -> float:
+        budget_s = SLOW_CUTOFF * (reference_s if reference_s is not None else 1.0)
+        return max(5.0, min(budget_s, self.student.timeouts.call_s))
 
     def measure_peak_bytes(self, worker: Submission, budget: Budget, seed: int) -> int:
         self._prepare(worker, budget, seed, "memory")
@@ -145,6 +162,12 @@ def run_budget(budget: Budget, runner: BudgetRunner) -> RecordedTest:
 
 def _judge_time(budget: Budget, runner: BudgetRunner, record: RecordedTest, size_label: str) -> None:
     measurement = runner.measure_time(budget)
+    if measurement.stopped_early and not measurement.student_s:
+        record.status = "failed"
+        record.message = f"{budget.target} is far too slow at {size_label} on {runner.device}: {measurement.stopped_early}. {budget.hint}".strip()
+        record.timings.append({"target": budget.target, "ratio": SLOW_CUTOFF, "budget": budget.ratio, "device": runner.device,
+                               "size": size_label, "passed": False})
+        return
     if measurement.mismatch:
         record.status = "failed"
         record.message = f"{budget.target} was not timed: {measurement.mismatch}"
