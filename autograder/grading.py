@@ -154,7 +154,8 @@ def score_test(rubric: Rubric, record: RecordedTest) -> TestResult:
     check = next((c for c in rubric.checks if f"check:{c.name}" == record.target), None)
     budget = next((b for b in rubric.budgets if f"budget_{b.name}" == record.name), None)
     max_score = check.points if check else budget.points if budget else (rule.points if rule else 0.0)
-    ids = [] if record.status == "not_implemented" else [mid for mid, _ in record.flags]
+    # A passing test never carries a misconception, whatever the suite flagged along the way.
+    ids = [] if record.status in ("passed", "not_implemented") else [mid for mid, _ in record.flags]
     if record.status == "failed" and rule is not None:
         ids += rule.on_fail
     return TestResult(

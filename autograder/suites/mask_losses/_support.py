@@ -130,7 +130,8 @@ def diagnose_gradient(flag, what, actual_grad, table, args, wrt_index, cotangent
             outputs[name] = variant_gradients(function, args, (wrt_index,), cotangent, pick)[0]
         except Exception:
             continue
-    name = closest_variant(actual_grad, outputs, **DIAGNOSIS_TOLERANCE.get(actual_grad.dtype, DIAGNOSIS_TOLERANCE[torch.float32]))
+    tolerances = DIAGNOSIS_TOLERANCE.get(actual_grad.dtype, DIAGNOSIS_TOLERANCE[torch.float32])
+    name = closest_variant(actual_grad, outputs, **tolerances)
     if name is not None:
         misconception, function = table[name]
         flag(misconception, f"{what} matches the gradient of a known mistake: {_summary(function)}")

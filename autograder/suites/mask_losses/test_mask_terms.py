@@ -91,7 +91,8 @@ def test_focal_leading_dimensions(submission, rng):
     for batch_shape in [(), (4,), (2, 3)]:
         logits, targets = S.cases.mask_inputs(batch_shape, 5, 6, rng, F64)
         out = submission.call("sigmoid_focal_loss", logits, targets, 0.25, 2.0)
-        S.with_hint(lambda: expect_meta(out, shape=batch_shape, what=f"sigmoid_focal_loss on logits {list(logits.shape)}"),
+        what = f"sigmoid_focal_loss on logits {list(logits.shape)}"
+        S.with_hint(lambda: expect_meta(out, shape=batch_shape, what=what),
                     "one value per mask: reduce over the last two dimensions (H, W) only, whatever comes before them")
 
 
@@ -137,7 +138,8 @@ def test_focal_stable_for_extreme_logits(submission, reference, stored, rng, fla
                                  "there, so log(p) is -inf: use binary_cross_entropy_with_logits (or logsigmoid)")
         S.expect_or_diagnose(out, reference.sigmoid_focal_loss(*args), flag=flag, table=V.FOCAL_VARIANTS,
                              args=args, what=what,
-                             hint="a confidently wrong pixel at logit 100 costs about 100 nats; clamping p changes that")
+                             hint="a confidently wrong pixel at logit 100 costs about 100 nats; "
+                                  "clamping p changes that")
 
 
 @pytest.mark.grade(target="sigmoid_focal_loss", kind="property")
@@ -205,6 +207,9 @@ def test_focal_is_mean_of_pixel_losses(submission, rng, flag):
     average = pixels.detach().to(F64).mean()
     if torch.allclose(whole.detach().to(F64)[0], average, rtol=1e-6, atol=1e-12):
         return
+    if torch.allclose(whole.detach().to(F64)[0], 16 * average, rtol=1e-6, atol=1e-12):
+        raise AssertionError(f"sigmoid_focal_loss of a 4x4 mask is {whole[0].item():.6g}, the sum of its 16 pixel "
+                             "losses; the contract takes the mean over H and W")
     flag(V.MEAN_BEFORE_MODULATION, "the loss of a 4x4 mask differs from the mean of its 16 pixel losses")
     raise AssertionError(
         f"sigmoid_focal_loss of a 4x4 mask is {whole[0].item():.6g}, but the mean of the same 16 pixels scored one "

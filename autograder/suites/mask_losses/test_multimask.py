@@ -49,7 +49,7 @@ def _check_call(submission, reference, flag, args, what):
 # ====================================================================== correctness
 
 @pytest.mark.grade(target="multimask_loss", kind="correctness")
-def test_multimask_stored_cases(submission, reference, stored, flag):
+def test_multimask_stored_cases(submission, stored, flag):
     for name in S.case_names(stored, "multi_", exclude=("multi_f32_extreme",)):
         args = S.multimask_args(stored, name)
         loss, best = S.unpack_pair(submission.call("multimask_loss", *args), f"multimask_loss on case {name}")
@@ -198,8 +198,9 @@ def test_multimask_ties_resolve_to_lowest_index(submission, rng):
         ("a poor hypothesis 0 and identical hypotheses 1 and 2",
          torch.stack([-good, good, good], dim=1), 1),
     ]:
-        _, best = S.unpack_pair(submission.call("multimask_loss", hypotheses.contiguous(), iou_pred.expand(-1, 3).contiguous(),
-                                                gt, *DEFAULTS), "multimask_loss")
+        result = submission.call("multimask_loss", hypotheses.contiguous(), iou_pred.expand(-1, 3).contiguous(),
+                                 gt, *DEFAULTS)
+        _, best = S.unpack_pair(result, "multimask_loss")
         if not torch.equal(best.cpu(), torch.full((gt.shape[0],), expected)):
             raise AssertionError(f"multimask_loss with {label}: best should be {expected} for every item, got "
                                  f"{best.tolist()}. Ties resolve to the lowest index (torch.argmin does this)")
@@ -208,7 +209,8 @@ def test_multimask_ties_resolve_to_lowest_index(submission, rng):
 @pytest.mark.grade(target="multimask_loss", kind="property")
 def test_multimask_permutation_of_hypotheses(submission, rng):
     mask_logits, iou_pred, gt = _random_case(rng, batch=4)
-    loss, best = S.unpack_pair(submission.call("multimask_loss", mask_logits, iou_pred, gt, *DEFAULTS), "multimask_loss")
+    loss, best = S.unpack_pair(submission.call("multimask_loss", mask_logits, iou_pred, gt, *DEFAULTS),
+                               "multimask_loss")
     order = torch.tensor([2, 0, 1])
     permuted_loss, permuted_best = S.unpack_pair(
         submission.call("multimask_loss", mask_logits[:, order], iou_pred[:, order], gt, *DEFAULTS), "multimask_loss")
