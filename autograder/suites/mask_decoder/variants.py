@@ -10,6 +10,7 @@ strips the form. Trusted code: used by the hidden suite, never sent to the sandb
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -161,18 +162,44 @@ def attention_outputs(module, q, k, v) -> dict[str, torch.Tensor]:
     return {name: attention(module, q, k, v, m) for name, m in VARIANTS.items() if _is_attention_mistake(m)}
 
 
-@torch.no_grad()
-def block_outputs(module, queries, keys, query_pe, key_pe) -> dict[str, torch.Tensor]:
-    """{variant name: flattened (queries, keys)} for every mistake that changes this block's output."""
-    correct = flatten_pair(*block(module, queries, keys, query_pe, key_pe))
-    outputs = {}
-    for name, m in VARIANTS.items():
-        if m.first_layer != "replace" and not module.skip_first_layer_pe:
-            continue  # these mistakes only exist when the block skips the first layer's PE
-        candidate = flatten_pair(*block(module, queries, keys, query_pe, key_pe, m))
-        if not torch.allclose(candidate, correct, rtol=1e-6, atol=1e-7):
-            outputs[name] = candidate
-    return outputs
+class LazyOutputs(Mapping):
+    """{variant name: output}, each output computed only when asked for (diagnosis stops at the
+    first match) and dropped when it equals the correct output (a mistake this input cannot show)."""
+
+    def __init__(self, names, compute, correct):
+        self._names = list(names)
+        self._compute = compute
+        self._correct = correct
+        self._cache: dict[str, torch.Tensor | None] = {}
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self):
+        return len(self._names)
+
+    def __getitem__(self, name):
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._cache:
+            with torch.no_grad():
+                output = self._compute(name)
+            same = output.shape == self._correct.shape and torch.allclose(output, self._correct, rtol=1e-6, atol=1e-7)
+            self._cache[name] = None if same else output
+        return self._cache[name]
+
+
+def block_outputs(module, queries, keys, query_pe, key_pe) -> Mapping[str, torch.Tensor | None]:
+    """{variant name: flattened (queries, keys), or None where the mistake changes nothing here}."""
+    with torch.no_grad():
+        correct = flatten_pair(*block(module, queries, keys, query_pe, key_pe))
+    names = [name for name, m in VARIANTS.items()
+             if m.first_layer == "replace" or module.skip_first_layer_pe]  # the flag's mistakes need the flag
+
+    def compute(name):
+        return flatten_pair(*block(module, queries, keys, query_pe, key_pe, VARIANTS[name]))
+
+    return LazyOutputs(names, compute, correct)
 
 
 def flatten_pair(queries, keys) -> torch.Tensor:
