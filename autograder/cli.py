@@ -10,7 +10,7 @@ from rich.console import Console
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from autograder.grading import grade
+    from autograder.grading import SuiteError, grade
     from autograder.notebook import NotebookError
     from autograder.registry import UnknownAssignment
     from autograder.render import render
@@ -20,6 +20,9 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     except (NotebookError, UnknownAssignment) as exc:
         print(f"tensorgrade: cannot grade {args.notebook}: {exc}", file=sys.stderr)
         return 2
+    except SuiteError as exc:
+        print(f"tensorgrade: grader error (not your fault; tell the course staff): {exc}", file=sys.stderr)
+        return 3
     if args.json:
         Path(args.json).write_text(report.model_dump_json(indent=2), encoding="utf-8")
     if not args.quiet:
@@ -73,6 +76,32 @@ def _cmd_plans_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_grade_batch(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from autograder.batch import grade_batch, parse_assignment_options
+
+    exchange = Path(args.exchange)
+    if not exchange.is_dir():
+        print(f"tensorgrade: {exchange} is not a folder (expected an nbgrader course or exchange with submitted/)",
+              file=sys.stderr)
+        return 2
+    console = Console(stderr=True)
+    batch = grade_batch(exchange, Path(args.out), parse_assignment_options(args.assignment), db_url=args.nbgrader_db,
+                        course_id=args.nbgrader_course, seed=args.seed, console=console)
+    table = Table("student", "assignment", "score", "note")
+    for result in batch.results:
+        report = result.report
+        table.add_row(result.submission.student, result.submission.assignment,
+                      f"{report.score:g} / {report.max_score:g}" if report else "-", result.problem)
+    console.print(table)
+    console.print(f"{len(batch.results)} submissions, {len(batch.problems)} not graded; "
+                  f"gradebook {batch.gradebook_csv}, details {batch.submissions_csv}")
+    if args.nbgrader_db:
+        console.print(f"{batch.pushed} submissions recorded in the nbgrader gradebook {args.nbgrader_db}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tensorgrade", description="Auto-grade tensor exercises in Jupyter notebooks.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
     import_cmd.add_argument("plan")
     import_cmd.add_argument("--out", help="write the proposal here instead of printing it (never into the catalogue)")
     import_cmd.set_defaults(func=_cmd_plans_import)
+
+    batch_cmd = commands.add_parser("grade-batch", help="grade an nbgrader exchange (submitted/<student>/<assignment>/)")
+    batch_cmd.add_argument("exchange", help="nbgrader course directory, or its submitted/ folder")
+    batch_cmd.add_argument("--out", required=True, help="folder for the reports, gradebook.csv and submissions.csv")
+    batch_cmd.add_argument("--assignment", action="append", metavar="SLUG|NAME=SLUG",
+                           help="grade only this assignment (repeatable); NAME=SLUG grades nbgrader assignment NAME "
+                                "with tensorgrade assignment SLUG")
+    batch_cmd.add_argument("--nbgrader-db", metavar="URL", help="also record the scores in this nbgrader gradebook "
+                                                                "(e.g. sqlite:///course/gradebook.db)")
+    batch_cmd.add_argument("--nbgrader-course", default="", metavar="ID",
+                           help="nbgrader course id of the gradebook (default: nbgrader's default, empty)")
+    batch_cmd.add_argument("--seed", type=int, default=None, help="fix the random inputs of every grading run")
+    batch_cmd.set_defaults(func=_cmd_grade_batch)
 
     _register_optional(commands)
     return parser

@@ -26,6 +26,11 @@ from autograder.report import CellIssue, Environment, GradeReport, Misconception
 from autograder.rubric import Check, Rubric
 from autograder.sandbox import Limits, NotDefined, SandboxError, Submission, Timeouts
 
+class SuiteError(RuntimeError):
+    """The hidden suite itself is broken (it did not import, or ran no test): a grader bug,
+    never the student's fault, so no report is produced from it."""
+
+
 # pytest keeps process-wide state (import hooks, capture); one suite runs at a time per process.
 _PYTEST_LOCK = threading.Lock()
 
@@ -74,6 +79,10 @@ def run_suite(rubric: Rubric, submission: Submission, grading_seed: int, devices
             pytest.main(args, plugins=[plugin])
         finally:
             forget_suite_modules(suite_dir)
+    if plugin.collection_errors:
+        raise SuiteError(f"the hidden suite of {rubric.slug!r} failed to load: " + " | ".join(plugin.collection_errors)[:2000])
+    if not plugin.records:
+        raise SuiteError(f"the hidden suite of {rubric.slug!r} ran no test")
     return list(plugin.records.values())
 
 

@@ -52,6 +52,7 @@ class GradingPlugin:
     def __init__(self, context: GradingContext):
         self.context = context
         self.records: dict[str, RecordedTest] = {}
+        self.collection_errors: list[str] = []
         self._flags: dict[str, list[tuple[str, str]]] = {}
         self._timings: dict[str, list[dict]] = {}
         self._stored: dict[str, torch.Tensor] | None = None
@@ -112,6 +113,10 @@ class GradingPlugin:
     # ---- hooks ---------------------------------------------------------------------------
     def pytest_configure(self, config) -> None:
         config.addinivalue_line("markers", "grade(target, kind): what a hidden test grades and how")
+
+    def pytest_collectreport(self, report) -> None:
+        if report.failed:
+            self.collection_errors.append(f"{report.nodeid or 'suite'}: {str(report.longrepr)[-800:]}")
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):

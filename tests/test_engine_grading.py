@@ -92,3 +92,13 @@ def test_cli_fails_with_one_line_reason_for_unreadable_notebook(toy_course, tmp_
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1 and "cannot grade" in result.stderr
+
+
+def test_a_broken_suite_is_a_grader_error_not_a_low_score(toy_course, tmp_path):
+    from autograder.grading import SuiteError
+
+    with pytest.raises(SuiteError, match="failed to load"):
+        grade(_notebook(tmp_path, SOLUTION, "check_answer = 4"), "toy_broken")
+    result = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", str(_notebook(tmp_path, SOLUTION)),
+                             "--assignment", "toy_broken"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3 and "grader error" in result.stderr

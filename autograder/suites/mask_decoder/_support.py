@@ -1,31 +1,17 @@
 """Shared machinery of the mask_decoder hidden suite: building student modules with reference
 weights, comparing outputs with messages a student can act on, and diagnosing misconceptions
-from outputs. Loaded by path by the test files (suites are not packages).
+from outputs. Imported by the test files from the `autograder.suites.mask_decoder` package.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import torch
 
 from autograder.testing import closest_variant, describe_mismatch, expect_close, expect_meta, is_close
 
 
-def _load(filename: str):
-    name = f"tensorgrade_mask_decoder_{Path(filename).stem}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(filename))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-cases = _load("cases.py")
-variants = _load("variants.py")
+from autograder.suites.mask_decoder import cases, variants  # noqa: E402,F401 (re-exported to the tests)
 
 DTYPES = [torch.float32, torch.float64]
 DTYPE_IDS = ["float32", "float64"]

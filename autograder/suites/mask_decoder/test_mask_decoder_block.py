@@ -4,27 +4,14 @@ Reference weights (LayerNorm scales and shifts included, never the defaults) are
 the student's modules; outputs are compared for both streams, then gradients and properties.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from autograder.testing import expect_close, expect_meta
+from autograder.suites.mask_decoder import _support as support
 
 
-def _support():
-    name = "tensorgrade_mask_decoder__support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_support.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-support = _support()
 cases = support.cases
 variants = support.variants
 BLOCK_CASES = [case.name for case in cases.BLOCK_CASES]

@@ -5,27 +5,14 @@ The hypernetwork MLPs, the image encoder and the prompt decoder are grader helpe
 the sandbox from the sources next to this file; the encoder counts its own calls.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from autograder.testing import expect_close, expect_meta
+from autograder.suites.mask_decoder import _support as support
 
 
-def _support():
-    name = "tensorgrade_mask_decoder__support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_support.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-support = _support()
 cases = support.cases
 HYPER_FIELDS = ("lin1_weight", "lin1_bias", "lin2_weight", "lin2_bias")
 MASK_HINT = ("mask k = the dot product of hypernet[k](mask_tokens_out[:, k]) (a C' vector) with the C'-vector of "

@@ -1,29 +1,18 @@
 """Shared helpers of the mask_losses suite: siblings, stored cases, tolerances, diagnosis.
 
-Loaded by path from each test file (the grader imports suites with --import-mode=importlib,
-so siblings are not importable by name).
+Imported by the test files as part of the `autograder.suites.mask_losses` package.
 """
 
-import importlib.util
 from pathlib import Path
 
 import torch
 
+from autograder.suites.mask_losses import cases, variants  # noqa: F401 (re-exported to the tests)
 from autograder.testing import closest_variant, expect_close
 
 HERE = Path(__file__).resolve().parent
 
 
-def load_sibling(name):
-    module_name = f"_tensorgrade_suite_mask_losses_{name}"
-    spec = importlib.util.spec_from_file_location(module_name, HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-variants = load_sibling("variants")
-cases = load_sibling("cases")
 
 # Tolerances for comparing a submission with the reference, and (looser) with a variant.
 TOLERANCE = {torch.float32: dict(rtol=1e-4, atol=1e-6), torch.float64: dict(rtol=1e-7, atol=1e-10)}

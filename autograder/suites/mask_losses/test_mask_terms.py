@@ -1,24 +1,14 @@
 """Hidden tests for the per-mask terms: sigmoid_focal_loss, dice_loss, mask_iou."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from autograder.testing import expect_close, expect_meta
+from autograder.suites.mask_losses import _support as S
 
 
-def _load_support():
-    path = Path(__file__).with_name("_support.py")
-    spec = importlib.util.spec_from_file_location("_tensorgrade_suite_mask_losses_support", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-S = _load_support()
 V = S.variants
 F32, F64 = torch.float32, torch.float64
 

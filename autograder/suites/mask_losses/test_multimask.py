@@ -1,23 +1,13 @@
 """Hidden tests for multimask_loss: the minimum over mask hypotheses and the IoU head's loss."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 
 from autograder.testing import expect_close, expect_meta
+from autograder.suites.mask_losses import _support as S
 
 
-def _load_support():
-    path = Path(__file__).with_name("_support.py")
-    spec = importlib.util.spec_from_file_location("_tensorgrade_suite_mask_losses_support", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-S = _load_support()
 V = S.variants
 F32, F64 = torch.float32, torch.float64
 DEFAULTS = (20.0, 1.0, 1.0, 0.25, 2.0)  # focal_weight, dice_weight, iou_weight, alpha, gamma

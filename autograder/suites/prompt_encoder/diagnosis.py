@@ -1,11 +1,9 @@
 """Shared helpers of the prompt_encoder hidden suite: tolerances, random inputs, diagnosis.
 
-Loaded by the test files through `sibling()`, under a module name unique to this suite, so
-that another suite's helper of the same file name can never be picked up instead.
+Imported by the test files from the `autograder.suites.prompt_encoder` package, so another
+suite's helper of the same file name can never be picked up instead.
 """
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import torch
@@ -15,19 +13,7 @@ from autograder.testing import closest_variant, expect_close
 HERE = Path(__file__).resolve().parent
 
 
-def sibling(name):
-    """Import `<name>.py` from this folder as `prompt_encoder_suite_<name>` (cached)."""
-    module_name = f"prompt_encoder_suite_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, HERE / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
-
-
-variants = sibling("variants")
-cases = sibling("cases")
+from autograder.suites.prompt_encoder import cases, variants  # noqa: E402,F401 (re-exported to the tests)
 
 USES_GAUSSIAN = {  # position of `gaussian` among each function's arguments
     "fourier_features": 1,

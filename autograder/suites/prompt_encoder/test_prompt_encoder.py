@@ -4,27 +4,14 @@ Every image here is non-square unless it is the lesson's 1024 x 1024 click, so d
 (or building the grid as (y, x)) cannot pass by accident.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from autograder.testing import expect_meta
+from autograder.suites.prompt_encoder import diagnosis as support
 
 
-def _support():
-    name = "prompt_encoder_suite_diagnosis"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("diagnosis.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-support = _support()
 cases = support.cases
 DTYPES = [torch.float32, torch.float64]
 

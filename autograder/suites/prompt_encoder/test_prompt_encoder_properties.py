@@ -7,27 +7,14 @@ point's token depends on that point only; the same physical position in a scaled
 encodes the same.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from autograder.testing import expect_meta
+from autograder.suites.prompt_encoder import diagnosis as support
 
 
-def _support():
-    name = "prompt_encoder_suite_diagnosis"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("diagnosis.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-support = _support()
 WRONG_NORMALISER = support.variants.PREFIX + "wrong-normaliser"
 TRANSFORMER = support.variants.PREFIX + "transformer-frequencies"
 

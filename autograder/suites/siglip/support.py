@@ -46,10 +46,11 @@ TRAINED_ARGS = {
 }
 ARG_NAMES = ("image_emb", "text_emb", "t_prime", "bias")
 
+# zero_rows_f64 is only used by the similarity test, so a missing eps costs one test, not six.
 LOSS_CASES = ("lesson", "lesson_init", "lesson_scaled", "rand_n1_f64", "rand_n2_f32", "rand_n7_f64",
-              "rand_n13_f64", "rand_n16_f32", "zero_rows_f64")
+              "rand_n13_f64", "rand_n16_f32")
 CLIP_CASES = ("lesson", "lesson_scaled", "rand_n1_f64", "rand_n2_f32", "rand_n7_f64", "rand_n13_f64",
-              "rand_n16_f32", "zero_rows_f64")
+              "rand_n16_f32")
 RECTANGULAR_CASES = ("sim_5x3_f32", "sim_2x9_f64", "sim_1x4_f32")
 ZERO_SHOT_CASES = ("zs_rand_f32", "zs_rand_f64", "zs_one_prompt_f32")
 
@@ -71,6 +72,8 @@ def diagnose(target, actual, args, *, flag, what, kwargs=None):
     """
     if not isinstance(actual, torch.Tensor):
         return ""
+    if actual.numel() == 1 and not torch.isfinite(actual).all():
+        return ""  # a lone inf or NaN matches too many broken computations to name one
     candidates = {}
     for name, wrong in variants.VARIANTS.get(target, {}).items():
         with torch.no_grad():
@@ -85,8 +88,8 @@ def diagnose(target, actual, args, *, flag, what, kwargs=None):
     if match is None:
         return ""
     description = variants.describe(match)
-    flag(variants.misconception_id(match), f"{what}: the output equals what {description} gives")
-    return f" Your output is exactly what {description} gives."
+    flag(variants.misconception_id(match), f"{what}: the output matches the known mistake '{description}'")
+    return f" Your output matches a known mistake: {description}."
 
 
 def _variant_tolerance(args):
@@ -104,7 +107,8 @@ def expect_matches(actual, expected, *, target, args, flag, what, hint="", kwarg
     except AssertionError as failure:
         diagnosed = actual if whole_output is None else whole_output
         diagnosis = diagnose(target, diagnosed, args, flag=flag, what=what, kwargs=kwargs)
-        raise AssertionError(f"{failure}{diagnosis}") from None
+        message = str(failure) if not diagnosis or str(failure).endswith(".") else f"{failure}."
+        raise AssertionError(f"{message}{diagnosis}") from None
 
 
 def expect_same_meta(actual, like, *, what, shape=None, dtype=None):
@@ -165,5 +169,5 @@ def random_clip_t_prime(rng, dtype):
     return cases.scalar(cases.uniform(rng, 0.5, 3.0), dtype)
 
 
-def tolerance_note(dtype):
+def dtype_name(dtype):
     return "float32" if dtype == torch.float32 else "float64"

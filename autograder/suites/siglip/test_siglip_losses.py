@@ -64,7 +64,7 @@ def test_siglip_pair_losses_random(submission, reference, rng, flag):
         args = S.random_loss_inputs(rng, dtype)
         out = submission.call("siglip_pair_losses", *args)
         S.expect_matches(out, reference.siglip_pair_losses(*args), target="siglip_pair_losses", args=args, flag=flag,
-                         what=f"siglip_pair_losses on a fresh random {S.tolerance_note(dtype)} batch of "
+                         what=f"siglip_pair_losses on a fresh random {S.dtype_name(dtype)} batch of "
                               f"{args[0].shape[0]}", hint=PAIR_HINT)
 
 
@@ -73,16 +73,18 @@ def test_siglip_pair_losses_extreme_logits(submission, stored, flag):
     args = S.case_args(stored, "extreme_f32", "siglip_pair_losses")
     expected = S.field(stored, "extreme_f32", "pair_losses")
     out = submission.call("siglip_pair_losses", *args)
-    S.expect_same_meta(out, args[0], shape=list(expected.shape), what="siglip_pair_losses with logits of +-200")
-    if not torch.isfinite(out).all():
-        flag("impl.siglip.unstable-log-sigmoid",
-             "siglip_pair_losses returned inf/NaN for float32 logits of +-200, where the loss is about 200")
-        raise AssertionError(
-            "siglip_pair_losses with float32 logits of +-200: got non-finite values, expected finite losses of about "
-            "200 and 0.69. log(sigmoid(x)) underflows to log(0) = -inf once sigmoid(x) is below ~1e-45; "
-            "use F.logsigmoid (or softplus), which never forms the tiny probability.")
-    S.expect_matches(out, expected, target="siglip_pair_losses", args=args, flag=flag,
-                     what="siglip_pair_losses with float32 logits of +-200", hint=PAIR_HINT)
+    what = "siglip_pair_losses with float32 logits of +-200"
+    S.expect_same_meta(out, args[0], shape=list(expected.shape), what=what)
+    if torch.isfinite(out).all():
+        S.expect_matches(out, expected, target="siglip_pair_losses", args=args, flag=flag, what=what, hint=PAIR_HINT)
+        return
+    diagnosis = S.diagnose("siglip_pair_losses", out, args, flag=flag, what=what)
+    if not diagnosis:
+        flag("impl.siglip.unstable-log-sigmoid", f"{what}: non-finite values where the losses are about 200 and 0.69")
+    stability = (" log(sigmoid(x)) underflows to log(0) = -inf once sigmoid(x) is below ~1e-45 in float32; "
+                 "F.logsigmoid (or softplus) gives the same numbers without forming the tiny probability.")
+    raise AssertionError(f"{what}: got inf/NaN, expected finite losses of about 200 and 0.69."
+                         + (diagnosis or stability))
 
 
 @pytest.mark.grade(target="siglip_pair_losses", kind="gradient")
@@ -100,7 +102,7 @@ def test_siglip_pair_losses_dtype_device(submission, reference, rng, devices):
             args = S.random_loss_inputs(rng, dtype, n=4, d=6)
             moved = tuple(a.to(device) for a in args)
             out = submission.call("siglip_pair_losses", *moved)
-            what = f"siglip_pair_losses on {device} {S.tolerance_note(dtype)} inputs"
+            what = f"siglip_pair_losses on {device} {S.dtype_name(dtype)} inputs"
             S.expect_same_meta(out, moved[0], shape=[4, 4], what=what)
             expect_close(out.cpu(), reference.siglip_pair_losses(*args), what=what)
 
@@ -119,7 +121,7 @@ def test_siglip_loss_lesson(submission, stored, flag):
 
 @pytest.mark.grade(target="siglip_loss", kind="correctness")
 def test_siglip_loss_stored(submission, stored, flag):
-    for case in S.LOSS_CASES + ("extreme_f32",):
+    for case in S.LOSS_CASES:
         args = S.case_args(stored, case, "siglip_loss")
         out = submission.call("siglip_loss", *args)
         S.expect_matches(out, S.field(stored, case, "siglip_loss"), target="siglip_loss", args=args, flag=flag,
@@ -132,7 +134,7 @@ def test_siglip_loss_random(submission, reference, rng, flag):
         args = S.random_loss_inputs(rng, dtype)
         out = submission.call("siglip_loss", *args)
         S.expect_matches(out, reference.siglip_loss(*args), target="siglip_loss", args=args, flag=flag,
-                         what=f"siglip_loss on a fresh random {S.tolerance_note(dtype)} batch of {args[0].shape[0]}",
+                         what=f"siglip_loss on a fresh random {S.dtype_name(dtype)} batch of {args[0].shape[0]}",
                          hint=LOSS_HINT)
 
 
@@ -149,6 +151,6 @@ def test_siglip_loss_dtype_device(submission, reference, rng, devices):
             args = S.random_loss_inputs(rng, dtype, n=5, d=6)
             moved = tuple(a.to(device) for a in args)
             out = submission.call("siglip_loss", *moved)
-            what = f"siglip_loss on {device} {S.tolerance_note(dtype)} inputs"
+            what = f"siglip_loss on {device} {S.dtype_name(dtype)} inputs"
             S.expect_same_meta(out, moved[0], shape=[], what=what + " (a 0-d tensor)")
             expect_close(out.cpu(), reference.siglip_loss(*args), what=what)

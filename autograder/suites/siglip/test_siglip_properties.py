@@ -31,9 +31,28 @@ S = _support()
 EXTRA_PAIRS = 12
 
 
-def _clip_row_probability(reference, image_emb, text_emb, clip_t_prime, row, col):
+def _own_similarity_moves(submission, small_args, big_args, rows, cols):
+    """Whether the student's own similarity_matrix changes block [rows, cols] between two batches.
+
+    A similarity that normalises over the batch couples the pairs before any loss does; the
+    similarity tests diagnose that, so the loss properties then blame the similarity, not the loss.
+    """
+    try:
+        small = submission.call("similarity_matrix", *small_args)
+        big = submission.call("similarity_matrix", *big_args)
+        return not torch.allclose(small[rows, cols].double(), big[rows, cols].double(), rtol=1e-7, atol=1e-9)
+    except Exception:  # not defined, raising or malformed: the similarity tests report it
+        return False
+
+
+SIMILARITY_COUPLED = ("your similarity_matrix itself changes for these pairs when other pairs change (it should "
+                      "normalise each embedding on its own, over dim=-1); fix it first, the similarity_matrix tests "
+                      "say more")
+
+
+def _clip_row_probability(reference, image_emb, text_emb, t_prime, row, col):
     """CLIP's softmax probability that image `row` matches text `col` (the reference's numbers)."""
-    logits = torch.exp(clip_t_prime) * reference.similarity_matrix(image_emb, text_emb)
+    logits = torch.exp(t_prime) * reference.similarity_matrix(image_emb, text_emb)
     return float(torch.softmax(logits[row], dim=0)[col])
 
 
@@ -47,17 +66,20 @@ def test_property_pair_losses_ignore_added_pairs(submission, reference, stored, 
     expect_meta(big, shape=[4 + EXTRA_PAIRS] * 2, what=f"siglip_pair_losses after {EXTRA_PAIRS} pairs joined")
     if torch.allclose(big[:4, :4].double(), small.double(), rtol=1e-7, atol=1e-9):
         return
-    clip_t_prime = S.field(stored, "lesson", "clip_t_prime")
-    clip_before = _clip_row_probability(reference, image_emb, text_emb, clip_t_prime, 0, 1)
-    clip_after = _clip_row_probability(reference, big_image, big_text, clip_t_prime, 0, 1)
+    if _own_similarity_moves(submission, (image_emb, text_emb), (big_image, big_text), slice(0, 4), slice(0, 4)):
+        raise AssertionError(f"siglip_pair_losses: the lesson's 4x4 block changed when {EXTRA_PAIRS} unrelated pairs "
+                             f"were appended, expected it unchanged; {SIMILARITY_COUPLED}.")
+    clip_before = _clip_row_probability(reference, image_emb, text_emb, t_prime, 0, 1)
+    clip_after = _clip_row_probability(reference, big_image, big_text, t_prime, 0, 1)
     moved = f"cell (0, 1) went from {float(small[0, 1]):.6g} to {float(big[0, 1]):.6g}"
     flag("siglip.batch-dependency-is-data",
          f"your SigLIP pair losses for the lesson's 4 pairs changed when {EXTRA_PAIRS} unrelated pairs joined: {moved}")
     raise AssertionError(
         f"siglip_pair_losses: the lesson's 4x4 block changed when {EXTRA_PAIRS} unrelated pairs were appended "
-        f"({moved}); expected it unchanged. A SigLIP cell is a true/false question about one image and one text. "
-        f"That is CLIP's behaviour: its softmax probability for cell (0, 1) moves from {clip_before:.4f} to "
-        f"{clip_after:.4f} because its row denominator gains {EXTRA_PAIRS} terms.")
+        f"({moved}); expected it unchanged: a SigLIP cell is a true/false question about one image and one text, "
+        "whatever else is in the batch. Moving with the batch is CLIP's behaviour: at the same scale its softmax "
+        f"probability for cell (0, 1) goes from {clip_before:.3g} to {clip_after:.3g} because the row's "
+        f"denominator gains {EXTRA_PAIRS} terms.")
 
 
 def _text_grad_row(submission, target, args, row):
@@ -79,11 +101,14 @@ def _with_text3_like_image0(image_emb, text_emb):
 @pytest.mark.grade(target="siglip_loss", kind="property")
 def test_property_siglip_gradient_ignores_other_pairs(submission, stored, flag):
     image_emb, text_emb, t_prime, bias = S.case_args(stored, "lesson", "siglip_loss")
+    moved_text = _with_text3_like_image0(image_emb, text_emb)
     before = _text_grad_row(submission, "siglip_loss", (image_emb, text_emb, t_prime, bias), 1)
-    after = _text_grad_row(submission, "siglip_loss",
-                           (image_emb, _with_text3_like_image0(image_emb, text_emb), t_prime, bias), 1)
+    after = _text_grad_row(submission, "siglip_loss", (image_emb, moved_text, t_prime, bias), 1)
     if torch.allclose(after, before, rtol=1e-7, atol=1e-10):
         return
+    if _own_similarity_moves(submission, (image_emb, text_emb), (image_emb, moved_text), slice(None), 1):
+        raise AssertionError("siglip_loss: moving text 3 changed the gradient reaching text 1, expected no change; "
+                             f"{SIMILARITY_COUPLED}.")
     change = float((after - before).abs().max())
     flag("siglip.batch-dependency-is-data",
          f"the gradient of your siglip_loss for text 1 changed by {change:.3g} when only text 3 changed")
@@ -153,11 +178,14 @@ def test_property_siglip_loss_counts_negatives(submission, flag):
     rise = float(hard) - float(easy)
     if rise > 1e-3:
         return
-    flag("siglip.wastes-negatives",
-         f"your siglip_loss did not rise ({float(easy):.4g} -> {float(hard):.4g}) when every negative pair went from "
-         "cosine 0 to cosine 0.6 with the matching pairs unchanged")
+    what = "siglip_loss on a batch of hard negatives"
+    diagnosis = S.diagnose("siglip_loss", hard, (hard_image, hard_text, t_prime, bias), flag=flag, what=what)
+    if not diagnosis:  # no more specific mistake explains the flat loss
+        flag("siglip.wastes-negatives",
+             f"your siglip_loss did not rise ({float(easy):.4g} -> {float(hard):.4g}) when every negative pair went "
+             "from cosine 0 to cosine 0.6 with the matching pairs unchanged")
     raise AssertionError(
         f"siglip_loss: two batches with identical matching pairs, the second with much more similar negatives "
         f"(cosine 0.6 instead of 0), gave {float(easy):.4g} and {float(hard):.4g}; expected the second to be clearly "
         "larger. The sigmoid loss scores all N*N - N non-matching cells as 'no' questions, so harder negatives "
-        "must cost more.")
+        f"must cost more.{diagnosis}")

@@ -63,7 +63,7 @@ def test_similarity_matrix_random(submission, reference, rng, flag):
         out = submission.call("similarity_matrix", image_emb, text_emb)
         S.expect_matches(out, reference.similarity_matrix(image_emb, text_emb), target="similarity_matrix",
                          args=(image_emb, text_emb), flag=flag,
-                         what=f"similarity_matrix on fresh random {S.tolerance_note(dtype)} embeddings "
+                         what=f"similarity_matrix on fresh random {S.dtype_name(dtype)} embeddings "
                               f"{list(image_emb.shape)}", hint=SIMILARITY_HINT)
 
 
@@ -93,7 +93,7 @@ def test_similarity_matrix_dtype_device(submission, reference, rng, devices):
             image_emb, text_emb, _, _ = S.random_loss_inputs(rng, dtype, n=4, d=6)
             image_emb, text_emb = image_emb.to(device), text_emb[:3].to(device)
             out = submission.call("similarity_matrix", image_emb, text_emb)
-            what = f"similarity_matrix on {device} {S.tolerance_note(dtype)} inputs"
+            what = f"similarity_matrix on {device} {S.dtype_name(dtype)} inputs"
             S.expect_same_meta(out, image_emb, shape=[4, 3], what=what)
             expect_close(out.cpu(), reference.similarity_matrix(image_emb.cpu(), text_emb.cpu()), what=what)
 
@@ -127,7 +127,7 @@ def test_clip_loss_random(submission, reference, rng, flag):
         args = (image_emb, text_emb, t_prime)
         out = submission.call("clip_loss", *args)
         S.expect_matches(out, reference.clip_loss(*args), target="clip_loss", args=args, flag=flag,
-                         what=f"clip_loss on a fresh random {S.tolerance_note(dtype)} batch of {image_emb.shape[0]}",
+                         what=f"clip_loss on a fresh random {S.dtype_name(dtype)} batch of {image_emb.shape[0]}",
                          hint=CLIP_HINT)
 
 
@@ -145,6 +145,6 @@ def test_clip_loss_dtype_device(submission, reference, rng, devices):
             image_emb, text_emb, _, _ = S.random_loss_inputs(rng, dtype, n=5, d=6)
             args = tuple(a.to(device) for a in (image_emb, text_emb, S.random_clip_t_prime(rng, dtype)))
             out = submission.call("clip_loss", *args)
-            what = f"clip_loss on {device} {S.tolerance_note(dtype)} inputs"
+            what = f"clip_loss on {device} {S.dtype_name(dtype)} inputs"
             S.expect_same_meta(out, image_emb.to(device), shape=[], what=what + " (a 0-d tensor)")
             expect_close(out.cpu(), reference.clip_loss(*(a.cpu() for a in args)), what=what)

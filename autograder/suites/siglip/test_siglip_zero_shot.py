@@ -51,7 +51,7 @@ def test_zero_shot_random(submission, reference, rng, flag):
     for dtype in DTYPES:
         args = S.cases.prompt_ensemble(rng, dtype=dtype, **FRESH_SIZE)
         _expect_predictions(submission, args, reference.zero_shot_classify(*args), flag=flag,
-                            what=f"zero_shot_classify on fresh random {S.tolerance_note(dtype)} prompts")
+                            what=f"zero_shot_classify on fresh random {S.dtype_name(dtype)} prompts")
 
 
 @pytest.mark.grade(target="zero_shot_classify", kind="correctness")
@@ -70,7 +70,7 @@ def test_zero_shot_dtype_device(submission, reference, rng, devices):
         for dtype in DTYPES:
             image_emb, prompts = S.cases.prompt_ensemble(rng, 6, 3, 2, 5, dtype)
             out = submission.call("zero_shot_classify", image_emb.to(device), prompts.to(device))
-            what = f"zero_shot_classify on {device} {S.tolerance_note(dtype)} inputs"
+            what = f"zero_shot_classify on {device} {S.dtype_name(dtype)} inputs"
             expect_meta(out, shape=[6], dtype=torch.int64, device=device, what=what + " (a LongTensor of class indices)")
             expect_close(out.cpu(), reference.zero_shot_classify(image_emb, prompts), what=what)
 
