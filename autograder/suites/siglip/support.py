@@ -1,12 +1,9 @@
 """Helpers shared by the siglip hidden suite: stored cases, comparisons that diagnose, gradients.
 
-Test modules load this file by path (`load_support()` in each of them) because the grader
-imports suites with --import-mode=importlib, where sibling modules are not importable by name.
+Test modules import it from the `autograder.suites.siglip` package.
 Trusted code; it reaches student code only through the `submission` object it is handed.
 """
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import torch
@@ -16,18 +13,7 @@ from autograder.testing import closest_variant, expect_close, expect_meta
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name):
-    key = f"tensorgrade_siglip_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, HERE / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-cases = _load("cases")
-variants = _load("variants")
+from autograder.suites.siglip import cases, variants  # noqa: E402,F401 (re-exported to the tests)
 
 SIGNATURE_FIELDS = {
     "similarity_matrix": ("image_emb", "text_emb"),

@@ -1,27 +1,14 @@
 """Hidden suite: `siglip_loss_chunked` equals the full loss, in value and gradients, for chunk
 sizes that divide N and sizes that do not (and sizes of 1 and larger than N)."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from autograder.testing import expect_close
+from autograder.suites.siglip import support as S
 
 
-def _support():
-    key = "tensorgrade_siglip_support"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name("support.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-S = _support()
 DTYPES = (torch.float32, torch.float64)
 
 CHUNK_HINT = ("loop over blocks of chunk_size texts: block b covers columns start .. start + chunk_size - 1 "

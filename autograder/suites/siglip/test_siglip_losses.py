@@ -1,27 +1,14 @@
 """Hidden suite: `siglip_pair_losses` and `siglip_loss` against the lesson's traced cells, stored
 references and fresh random batches; gradients to both embeddings, t_prime and bias."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from autograder.testing import expect_close
+from autograder.suites.siglip import support as S
 
 
-def _support():
-    key = "tensorgrade_siglip_support"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name("support.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-S = _support()
 DTYPES = (torch.float32, torch.float64)
 
 PAIR_HINT = ("cell (i, j) is -logsigmoid(z_ij * (exp(t_prime) * sim_ij + bias)) with z = 2*eye(N) - 1: "

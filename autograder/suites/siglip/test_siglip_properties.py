@@ -7,27 +7,14 @@
 - the negatives count: harder negatives raise the loss.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from autograder.testing import expect_close, expect_meta
+from autograder.suites.siglip import support as S
 
 
-def _support():
-    key = "tensorgrade_siglip_support"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name("support.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-S = _support()
 EXTRA_PAIRS = 12
 
 

@@ -1,26 +1,13 @@
 """Hidden suite: `similarity_matrix` and `clip_loss` against stored and fresh references."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from autograder.testing import expect_close
+from autograder.suites.siglip import support as S
 
 
-def _support():
-    key = "tensorgrade_siglip_support"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name("support.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-S = _support()
 DTYPES = (torch.float32, torch.float64)
 
 SIMILARITY_HINT = ("similarity_matrix L2-normalises every row of both inputs (dim=-1, eps=1e-12 on the norm) "

@@ -1,27 +1,14 @@
 """Hidden suite: `zero_shot_classify` with prompt ensembles: stored and fresh cases, ties,
 dtype/device, and the invariances a correct ensemble has."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from autograder.testing import expect_close, expect_meta
+from autograder.suites.siglip import support as S
 
 
-def _support():
-    key = "tensorgrade_siglip_support"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name("support.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-S = _support()
 DTYPES = (torch.float32, torch.float64)
 FRESH_SIZE = dict(n=128, k=6, p=6, d=8)  # large enough that every known mistake changes some prediction
 
