@@ -1,0 +1,1 @@
+"""HTTP routes: each one checks the caller's role and hands the work to service.core."""

@@ -1,0 +1,1 @@
+"""The service layer: the routes in service.api only translate HTTP to calls of these modules."""
