@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= data
 
-.PHONY: setup serve test grade-example bench clean
+.PHONY: setup sandbox-tools serve test grade-example bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-serve: setup
+# The sandbox wants bubblewrap; install it when we may (root with apt), else serve explains what to do.
+sandbox-tools:
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null 2>&1; } || true
+
+serve: setup sandbox-tools
 	$(BIN)/tensorgrade serve --data-dir $(DATA_DIR)
 
 grade-example: setup

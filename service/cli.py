@@ -47,6 +47,8 @@ def _register_serve(subparsers) -> None:
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--data-dir", help="where the SQLite database and uploads live (default ./data)")
     serve.add_argument("--workers", type=int, help="gradings run at once (default 2)")
+    serve.add_argument("--allow-weak-sandbox", action="store_true", default=None,
+                       help="start even without bubblewrap (weaker isolation of student code; see docs/security.md)")
     serve.set_defaults(func=_cmd_serve)
 
 
@@ -59,8 +61,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from service.core.users import count_instructors
     from service.db import Database
 
-    settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
+    settings = _settings(args, host=args.host, port=args.port, workers=args.workers,
+                         allow_weak_sandbox=args.allow_weak_sandbox)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not _sandbox_ready(settings):
+        return 2
     database = Database(settings.resolved_database_url)
     database.migrate()
     with database.session() as session:
@@ -74,6 +79,22 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
     return 0
+
+
+def _sandbox_ready(settings) -> bool:
+    """Refuse to serve untrusted code without bubblewrap, unless the operator accepted that."""
+    from autograder.sandbox.isolation import bwrap_path
+
+    if bwrap_path() is not None:
+        return True
+    if settings.allow_weak_sandbox:
+        print("WARNING: bubblewrap is not usable here: student code runs in a plain subprocess with "
+              "resource limits only (weaker isolation; see docs/security.md)", file=sys.stderr)
+        return True
+    print("tensorgrade: refusing to start: bubblewrap (bwrap) is not usable on this machine, so student "
+          "code could not be isolated. Install it (Debian/Ubuntu: apt-get install bubblewrap), or accept "
+          "weaker isolation with --allow-weak-sandbox / TENSORGRADE_ALLOW_WEAK_SANDBOX=1.", file=sys.stderr)
+    return False
 
 
 # --- users -------------------------------------------------------------------------------

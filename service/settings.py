@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     grade_isolation: Literal["process", "thread"] = Field(
         default="process", description="process: each grading in a fresh Python process"
     )
+    allow_weak_sandbox: bool = Field(
+        default=False,
+        description="start even when bubblewrap is unusable (student code then runs in a plain subprocess)",
+    )
     grade_timeout_s: float = Field(default=900.0, gt=0, description="a grading taking longer is an error")
     max_attempts: int = Field(default=3, ge=1, description="gradings interrupted by crashes before giving up")
     course: str = Field(
