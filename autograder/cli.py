@@ -57,7 +57,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 def _cmd_plans_import(args: argparse.Namespace) -> int:
     from autograder.plans import propose_entries, render_yaml
-    from autograder.registry import catalogue
+    from autograder.registry import catalogue, rubrics_dir
 
     current = catalogue()
     plan = Path(args.plan)
@@ -69,7 +69,13 @@ def _cmd_plans_import(args: argparse.Namespace) -> int:
     entries = propose_entries(text, plan.name, current.ids(), existing_entries=list(current.entries.values()))
     rendered = render_yaml(entries)
     if args.out:
-        Path(args.out).write_text(rendered, encoding="utf-8")
+        target = Path(args.out).resolve()
+        catalogue_dir = (rubrics_dir() / "misconceptions").resolve()
+        if target.parent == catalogue_dir or target.exists():
+            print(f"tensorgrade: will not write {args.out}: proposals go to a new file outside {catalogue_dir}, "
+                  "to be reviewed before they join the catalogue", file=sys.stderr)
+            return 2
+        target.write_text(rendered, encoding="utf-8")
         print(f"{len(entries)} proposed entries written to {args.out}; review them, fill observed_by, then move them into rubrics/misconceptions/")
     else:
         print(rendered)

@@ -595,5 +595,9 @@ def build() -> nbformat.NotebookNode:
 
 
 if __name__ == "__main__":
-    nbformat.write(build(), str(NOTEBOOK))
-    print(f"wrote {NOTEBOOK}")
+    from autograder.nbgrader_source import write_notebooks
+
+    # One cell list, two notebooks: the student's and nbgrader's source (solutions/*.source.ipynb).
+    # Cell ids of an unchanged notebook are kept, so a rebuild leaves it byte-identical.
+    for written in write_notebooks(build(), NOTEBOOK, "mask_decoder"):
+        print(f"wrote {written}")

@@ -9,7 +9,6 @@ locked. The answer variables and option letters must match rubrics/mask_losses.y
 
 from pathlib import Path
 
-import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
@@ -655,7 +654,8 @@ def build():
 
 
 if __name__ == "__main__":
-    built = build()
-    nbformat.validate(built)
-    nbformat.write(built, str(OUTPUT))
-    print(f"wrote {OUTPUT}")
+    from autograder.nbgrader_source import write_notebooks
+
+    # One cell list, two notebooks: the student's and nbgrader's source (solutions/*.source.ipynb).
+    for written in write_notebooks(build(), OUTPUT, "mask_losses"):
+        print(f"wrote {written}")

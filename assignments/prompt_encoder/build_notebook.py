@@ -502,5 +502,8 @@ def build():
 
 
 if __name__ == "__main__":
-    nbformat.write(build(), str(OUTPUT))
-    print(f"wrote {OUTPUT}")
+    from autograder.nbgrader_source import write_notebooks
+
+    # One cell list, two notebooks: the student's and nbgrader's source (solutions/*.source.ipynb).
+    for written in write_notebooks(build(), OUTPUT, "prompt_encoder"):
+        print(f"wrote {written}")

@@ -644,5 +644,9 @@ def build():
 
 
 if __name__ == "__main__":
-    nbformat.write(build(), str(OUTPUT))
-    print(f"wrote {OUTPUT}")
+    from autograder.nbgrader_source import write_notebooks
+
+    # One cell list, two notebooks: the student's and nbgrader's source (solutions/*.source.ipynb).
+    # Cell ids of an unchanged notebook are kept, so a rebuild leaves it byte-identical.
+    for written in write_notebooks(build(), OUTPUT, "siglip"):
+        print(f"wrote {written}")
