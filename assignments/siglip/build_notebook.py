@@ -10,53 +10,12 @@ cells are locked. The graded answer variables must match rubrics/siglip.yaml.
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_notebook
+
+from autograder.authoring import answer, given, mcq, public_test, stub, teach
 
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "siglip.ipynb"
-STUB_BODY = "# YOUR CODE HERE\nraise NotImplementedError()"
-
-
-def _meta(grade_id, *, solution=False, grade=False, locked=True, points=None):
-    nbgrader = {"schema_version": 3, "grade_id": grade_id, "solution": solution, "grade": grade,
-                "locked": locked, "task": False}
-    if points is not None:
-        nbgrader["points"] = points
-    return {"nbgrader": nbgrader}
-
-
-def _clean(text):
-    return text.strip("\n")
-
-
-def teach(grade_id, text):
-    return new_markdown_cell(_clean(text), metadata=_meta(grade_id))
-
-
-def given(grade_id, source):
-    return new_code_cell(_clean(source), metadata=_meta(grade_id))
-
-
-def stub(grade_id, header):
-    """A function to write: its signature and docstring, then nbgrader's stub body."""
-    body = "\n".join("    " + line for line in STUB_BODY.splitlines())
-    return new_code_cell(_clean(header) + "\n" + body, metadata=_meta(grade_id, solution=True, locked=False))
-
-
-def public_test(grade_id, source, points=1):
-    return new_code_cell(_clean(source), metadata=_meta(grade_id, grade=True, points=points))
-
-
-def answer(grade_id, variable, allowed):
-    source = f"# Set `{variable}` to {allowed}.\n{STUB_BODY}"
-    return new_code_cell(source, metadata=_meta(grade_id, solution=True, locked=False))
-
-
-def mcq(grade_id, variable, question, options):
-    letters = "abcd"
-    listing = "\n".join(f"- **({letter})** {text}" for letter, text in zip(letters, options))
-    return [teach(f"{grade_id}-question", f"**Question.** {question}\n\n{listing}"),
-            answer(grade_id, variable, 'one of "a", "b", "c", "d" (a string)')]
 
 
 # ---- the cells, in order -------------------------------------------------------------------
