@@ -7,6 +7,7 @@ import contextlib
 import io
 import os
 import platform
+import re
 import secrets
 import sys
 import threading
@@ -58,6 +59,7 @@ def grade(notebook: Path | bytes, slug: str, *, seed: int | None = None, limits:
         submission.close()
     report = build_report(rubric, recorded, load_catalogue(), loaded, submission, devices)
     report.stdout_excerpt = stdout
+    make_printable(report)
     report.grading_seed = grading_seed
     report.duration_s = round(time.monotonic() - started, 3)
     return report
@@ -132,13 +134,62 @@ def grade_check(check: Check, submission: Submission) -> RecordedTest:
     except SandboxError as exc:
         record.status, record.message = "error", f"`{check.variable}` could not be read: {exc}"
         return record
-    if not check.is_correct(answer):
+    correct = _verdict(check, answer)
+    if not correct:
         record.status = "failed"
-        record.message = f"`{check.variable}` = {str(answer)[:80]!s} is not the expected answer"
+        record.message = f"`{check.variable}` = {_shown(answer, 80)} is not the expected answer"
         if check.explanation:
             record.message += f". {check.explanation}"
-        record.flags = [(mid, f"answered {str(answer)[:40]} to {check.name}") for mid in check.misconceptions_for(answer)]
+        try:
+            ids = check.misconceptions_for(answer)
+        except Exception:
+            ids = []
+        record.flags = [(mid, f"answered {_shown(answer, 40)} to {check.name}") for mid in ids]
     return record
+
+
+def _shown(answer, limit: int) -> str:
+    """The start of an answer's text (a value nested deeply enough has no str())."""
+    try:
+        return str(answer)[:limit]
+    except Exception:
+        return f"a {type(answer).__name__}"
+
+
+def _verdict(check: Check, answer) -> bool:
+    """Whether the answer is right, as a plain bool. The answer is the student's value: a tensor
+    compares element-wise (a multi-element one has no truth value), other types may raise."""
+    try:
+        verdict = check.is_correct(answer)
+        if isinstance(verdict, torch.Tensor):
+            return verdict.numel() == 1 and bool(verdict.item())
+        return verdict is True
+    except Exception:
+        return False
+
+
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, limit: int) -> str:
+    """Text that came from the student's process, safe to print in a terminal or a page: control
+    characters (terminal escape sequences, carriage returns, bidirectional overrides) are shown as
+    escapes instead of acting, and the result is cut to `limit` characters."""
+    escaped = _UNPRINTABLE.sub(lambda match: f"\\x{ord(match.group()):02x}" if ord(match.group()) < 0x100
+                               else f"\\u{ord(match.group()):04x}", text)
+    return escaped if len(escaped) <= limit else escaped[: limit - 3] + "..."
+
+
+def make_printable(report: GradeReport) -> None:
+    """Escape and bound every text field of the report that student code can influence."""
+    report.stdout_excerpt = printable(report.stdout_excerpt, 4000)
+    for test in report.tests:
+        test.message = printable(test.message, 1500)
+    for cell in report.cells:
+        cell.message = printable(cell.message, 1500)
+        cell.source_excerpt = printable(cell.source_excerpt, 400)
+    for hit in report.misconceptions:
+        hit.feedback = printable(hit.feedback, 2000)
 
 
 def build_report(rubric: Rubric, recorded: list[RecordedTest], catalogue: Catalogue, loaded: LoadedNotebook,
@@ -182,7 +233,8 @@ def collect_misconceptions(tests: list[TestResult], recorded: list[RecordedTest]
         for mid in test.misconceptions:
             evidence.setdefault(mid, []).append(test.name)
         for mid, text in record.flags:
-            if mid in test.misconceptions:
+            # Only visible tests describe what they saw: feedback reaches students, hidden inputs must not.
+            if mid in test.misconceptions and test.visible:
                 details.setdefault(mid, []).append(text)
     hits = []
     for mid, names in evidence.items():

@@ -49,9 +49,11 @@ def test_wrong_variant_fails_its_target_and_carries_ids(toy_course, tmp_path):
     assert report.failing_targets() == {"sum_rows", "check:answer", "check:mcq"}
     assert report.misconception_ids() == {"impl.toy.wrong-axis", "toy.counting"}
     hit = next(h for h in report.misconceptions if h.id == "impl.toy.wrong-axis")
-    assert hit.planned is False and hit.remedy == "rows are dim 1" and "column sums" in hit.feedback
+    assert hit.planned is False and hit.remedy == "rows are dim 1" and "sums over the wrong axis" in hit.feedback
+    assert "column sums" not in hit.feedback  # what a hidden test saw never reaches feedback
     planned = next(h for h in report.misconceptions if h.id == "toy.counting")
     assert planned.planned is True and set(planned.evidence) == {"check_answer", "check_mcq"}
+    assert "answered 3" in planned.feedback  # visible evidence is quoted
     message = next(t.message for t in report.tests if t.target == "sum_rows")
     assert "max abs error" in message
 
