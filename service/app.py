@@ -17,6 +17,7 @@ from service.errors import install_handlers
 from service.executor import Executor
 from service.limits import BodySizeLimit
 from service.settings import Settings
+from service.web import install as install_web_pages
 
 log = logging.getLogger("tensorgrade.service")
 
@@ -54,4 +55,5 @@ def create_app(
     install_handlers(app)
     for module in (system, users, assignments, submissions, analytics, export):
         app.include_router(module.router)
+    install_web_pages(app)
     return app
