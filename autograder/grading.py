@@ -239,7 +239,8 @@ def collect_misconceptions(tests: list[TestResult], recorded: list[RecordedTest]
     hits = []
     for mid, names in evidence.items():
         entry = catalogue.get(mid)
-        observed = "; ".join(dict.fromkeys(details.get(mid, [])))[:600]
+        observations = list(dict.fromkeys(details.get(mid, [])))
+        observed = "; ".join(observations[:3]) + (f" (and {len(observations) - 3} more)" if len(observations) > 3 else "")
         statement = entry.statement if entry else "an implementation mistake the catalogue does not describe yet"
         feedback = f"Your submission shows this misunderstanding: {statement}"
         if observed:
