@@ -8,6 +8,9 @@ import pytest
 
 TOY_COURSE = Path(__file__).parent / "fixtures" / "toycourse"
 
+# The synthetic course's hidden suites are run by the grader, never collected as project tests.
+collect_ignore = ["fixtures"]
+
 
 @pytest.fixture
 def toy_course(monkeypatch) -> Path:
