@@ -19,6 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_serve(subparsers)
     _register_users(subparsers)
     _register_submit(subparsers)
+    from service.executors.worker_cli import register_worker
+
+    register_worker(subparsers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +75,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         instructors = count_instructors(session)
     database.dispose()
     print(f"tensorgrade service on http://{settings.host}:{settings.port}  (API docs: /docs)")
-    print(f"data: {settings.data_dir.resolve()}  grading workers: {settings.workers}")
+    grading = (f"grading workers: {settings.workers}" if settings.executor == "local"
+               else "grading: `tensorgrade worker` processes (celery)")
+    print(f"data: {settings.data_dir.resolve()}  {grading}")
     if instructors == 0:
         print(SERVE_HINT.format(data_dir=settings.data_dir))
     sys.stdout.flush()

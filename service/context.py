@@ -35,14 +35,17 @@ class ServiceContext:
         storage = LocalBlobStorage(settings.upload_dir)
         grade_fn = grade_fn or make_grade_fn(settings)
         grading = GradingService(db, storage, grade_fn, settings.max_attempts)
-        executor = executor or _default_executor(settings, grading)
-        return cls(settings, db, storage, course or load_course(settings.course), grading, executor)
+        course = course or load_course(settings.course)
+        executor = executor or _default_executor(settings, grading, course)
+        return cls(settings, db, storage, course, grading, executor)
 
     def start(self) -> list[int]:
         """Migrate, start the executor and queue again what a crash interrupted."""
         self.db.migrate()
         self.executor.start()
-        recovered = self.grading.recover()
+        # an executor whose workers live elsewhere decides itself what is left to do (celery)
+        recover = getattr(self.executor, "recover", self.grading.recover)
+        recovered = recover()
         for submission_id in recovered:
             self.executor.submit(submission_id)
         return recovered
@@ -53,8 +56,12 @@ class ServiceContext:
         self.db.dispose()
 
 
-def _default_executor(settings: Settings, grading: GradingService) -> Executor:
-    """The executor named by `settings.executor` (today: `local`, the in-process pool)."""
+def _default_executor(settings: Settings, grading: GradingService, course: Course) -> Executor:
+    """The executor named by `settings.executor`: `local` (the in-process pool) or `celery`."""
+    if settings.executor == "celery":
+        from service.executors.celery_executor import CeleryExecutor
+
+        return CeleryExecutor(settings, grading.db, grading.storage, course)
     if settings.executor != "local":
         raise ValueError(f"unknown executor {settings.executor!r}")
     grade_fn = grading.grade_fn

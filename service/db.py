@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30
+MIGRATION_LOCK_ID = 7_361_642_019  # any constant shared by every tensorgrade process
 
 
 def make_engine(url: str) -> Engine:
@@ -50,6 +51,10 @@ def migrate(engine: Engine) -> None:
     """Bring the database to the newest schema (a fresh database gets every migration)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # service replicas and workers starting together: one migrates, the others wait and
+            # then find the schema at head (the lock ends with this transaction)
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

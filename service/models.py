@@ -109,6 +109,9 @@ class Submission(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Refreshed by a Celery worker while it grades; a `running` row whose heartbeat is older than
+    # the lease belongs to a worker that died (service/executors/celery_worker.py).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     max_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     report_json: Mapped[str | None] = mapped_column(Text, nullable=True)

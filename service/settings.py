@@ -33,7 +33,9 @@ class Settings(BaseSettings):
         default=120.0, ge=0, description="an identical notebook resubmitted within this time is refused"
     )
 
-    executor: Literal["local"] = Field(default="local", description="where grading runs")
+    executor: Literal["local", "celery"] = Field(
+        default="local", description="local: a pool inside the service; celery: `tensorgrade worker` processes"
+    )
     workers: int = Field(default=2, ge=1, le=64, description="grading jobs run at once")
     grade_fn: str = Field(default="autograder:grade", description="module:function that grades")
     grade_isolation: Literal["process", "thread"] = Field(
@@ -49,6 +51,14 @@ class Settings(BaseSettings):
         default="service.core.course:RegistryCourse",
         description="module:factory giving the assignments and the misconception catalogue",
     )
+
+    # executor=celery (docs/deployment.md)
+    celery_broker_url: str = Field(default="redis://127.0.0.1:6379/0", description="redis://... or amqp://...")
+    celery_result_backend: str | None = Field(default=None, description="default: the broker if it is Redis")
+    celery_queue_prefix: str = Field(default="tensorgrade", description="queues PREFIX.cpu and PREFIX.gpu")
+    celery_lease_s: float = Field(default=60.0, gt=0, description="a worker silent this long is presumed dead")
+    celery_requeue_after_s: float = Field(default=600.0, gt=0, description="re-publish a submission queued this long")
+    celery_visibility_timeout_s: float = Field(default=3600.0, gt=0, description="Redis: redeliver unacked after")
 
     @property
     def resolved_database_url(self) -> str:
