@@ -9,10 +9,18 @@ output is spot-checked against the reference on the same inputs, so caching, ear
 unfinished asynchronous work fail instead of looking fast. Peak memory is read from outside the
 process (/proc resident-set peak on CPU) or from the CUDA allocator's statistics.
 
-Recipe vocabulary (`args` of a rubric budget): {randn: [dims], scale?}, {rand: [dims]},
-{binary: [dims], p?}, {randint: [low, high, [dims]]}, {scalar: x} (0-d tensor), {int: n|symbol},
-{value: json}, {tuple: [specs]}, {list: {count, item}}, {helper: {file, factory, args}}.
-Dims may be symbols from the budget's `sizes` for the device.
+Recipe vocabulary (`args` of a rubric budget): {randn: [dims], scale?}, {rand: [dims], scale?}
+(uniform on [0, scale)), {binary: [dims], p?}, {randint: [low, high, [dims]]}, {scalar: x}
+(0-d tensor), {int: n|symbol}, {value: json}, {tuple: [specs]}, {list: {count, item}} (count may
+be a symbol; every item is drawn afresh), {helper: {file, factory, args}} (a grader helper from
+the suite folder, built from recipe args, e.g. a module with given weights). Dims may be symbols
+from the budget's `sizes` for the device. On CUDA, random tensors are drawn on the device itself.
+
+The reference runs first in the first pair, so that the student's first call is already stopped
+after SLOW_CUTOFF times the reference's time; once CLEAR_PAIRS timed pairs show every student call
+more than CLEAR_MARGIN x the budget slower than every reference call, the measurement stops (a
+slow submission costs a few repetitions, not all of them). Memory budgets run one forward call
+under no_grad.
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ from autograder.sandbox.process import read_rss, reset_peak_rss
 
 WARMUP_PAIRS = 2
 SLOW_CUTOFF = 25.0  # a call this many times slower than the reference is stopped: the verdict is clear
+CLEAR_PAIRS = 3  # after this many timed pairs, stop when even the student's fastest call is
+CLEAR_MARGIN = 2.0  # over CLEAR_MARGIN x the budget x the reference's slowest call
 
 
 @dataclass
@@ -84,15 +94,18 @@ class BudgetRunner:
         measurement = Measurement()
         repeats = budget.repeats.get(self.device, 15)
         base_seed = secrets.randbits(40)
+        last_reference_s = None
         for index in range(WARMUP_PAIRS + repeats):
             seed = base_seed + index
-            order = [(self.student, "student"), (self.reference, "reference")]
+            # The reference goes first in the first pair, so the student's first call already
+            # has a timeout derived from the reference's time (a far-too-slow call stops early).
+            order = [(self.reference, "reference"), (self.student, "student")]
             if index % 2:
                 order.reverse()
             samples, times = {}, {}
             for worker, role in order:
                 self._prepare(worker, budget, seed, "timed")
-                timeout = self._student_timeout(times.get("reference")) if role == "student" else None
+                timeout = self._student_timeout(times.get("reference", last_reference_s)) if role == "student" else None
                 try:
                     times[role], samples[role], _ = self._run(worker, budget, seed, "timed", timeout)
                 except SandboxTimeout:
@@ -102,9 +115,13 @@ class BudgetRunner:
             if problem:
                 measurement.mismatch = f"repetition {index}: {problem}"
                 return measurement
+            last_reference_s = times["reference"]
             if index >= WARMUP_PAIRS:
                 measurement.student_s.append(times["student"])
                 measurement.reference_s.append(times["reference"])
+                if _clearly_over(measurement, budget.ratio):
+                    measurement.stopped_early = f"clearly over budget after {len(measurement.student_s)} timed repetitions"
+                    return measurement
             elif times["student"] > SLOW_CUTOFF * times["reference"] and times["student"] > 0.5:
                 measurement.student_s.append(times["student"])
                 measurement.reference_s.append(times["reference"])
@@ -128,6 +145,13 @@ class BudgetRunner:
         self._run(worker, budget, seed, "memory")
         _, peak = read_rss(pid)
         return max(0, peak - baseline)
+
+
+def _clearly_over(measurement: Measurement, budget_ratio: float) -> bool:
+    """No need for more repetitions: every student call so far is far slower than every reference call."""
+    if len(measurement.student_s) < CLEAR_PAIRS:
+        return False
+    return min(measurement.student_s) > CLEAR_MARGIN * budget_ratio * max(measurement.reference_s)
 
 
 def compare_samples(student: torch.Tensor, reference: torch.Tensor, dtype: str) -> str | None:
@@ -155,7 +179,9 @@ def run_budget(budget: Budget, runner: BudgetRunner) -> RecordedTest:
         from autograder.plugin import classify_exception
 
         record.status, record.message = classify_exception(exc)
-    if record.status != "passed" and record.status != "not_implemented":
+    # A budget's misconceptions explain being over budget; wrong outputs and crashes are the
+    # correctness tests' to diagnose (a wrong but fast segment_prompts re-encodes nothing).
+    if any(timing["passed"] is False for timing in record.timings):
         record.flags = [(mid, record.message[:200]) for mid in budget.misconceptions]
     return record
 

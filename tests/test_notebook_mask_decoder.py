@@ -136,7 +136,7 @@ def test_rubric_validates_and_every_check_has_one_answer_cell():
     rubric = load_rubric(RUBRIC)
     catalogue = load_catalogue(ROOT / "rubrics" / "misconceptions")
     assert rubric.referenced_misconceptions() <= catalogue.ids()
-    assert rubric.budgets == []
+    assert {budget.target for budget in rubric.budgets} <= {"Attention", "MLPBlock", "TwoWayAttentionBlock", "predict_masks", "segment_prompts"}
     cells = _notebook().cells
     answers = [cell.source for cell in cells if _kind(cell) == "answer"]
     for check in rubric.checks:

@@ -49,8 +49,10 @@ class StateDictMismatch(AssertionError):
 
 
 def _device_for(name: str) -> torch.device:
+    """Where a returned tensor goes: its device when this machine has it, else the CPU (a device
+    string is the student's to choose, so nothing but cpu and cuda is honoured)."""
     device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
+    if device.type != "cuda" or not torch.cuda.is_available():
         return torch.device("cpu")
     return device
 
@@ -120,7 +122,7 @@ class Submission:
                 worker.send({"op": "ping"}, {}, time.monotonic() + 60)
                 self.worker_info, _ = worker.receive(time.monotonic() + 60)
                 hung = self._run_cells(worker, notebook_deadline)
-            except SandboxCrashed as exc:
+            except SandboxError as exc:  # crashed, or too slow to answer: never leave it behind
                 worker.close()
                 raise SandboxCrashed(f"the worker could not start: {exc}") from None
             if hung is None:
@@ -141,6 +143,7 @@ class Submission:
             deadline = min(notebook_deadline, time.monotonic() + self.timeouts.cell_s)
             try:
                 header, _ = worker.receive(deadline)
+                event = _cell_event(header, {cell.index for cell in runnable})
             except SandboxTimeout:
                 if current is None:
                     return runnable[0].index if runnable else None
@@ -151,12 +154,18 @@ class Submission:
                     raise
                 self.cell_outcomes[current] = CellOutcome(current, "error", f"cell {current} crashed the Python process: {exc}")
                 return current
-            if header.get("event") == "cell_start":
-                current = header["index"]
+            except wire.WireError as exc:  # a frame that is well-formed but not a cell event: forged
+                worker.kill()
+                if current is None:
+                    raise SandboxCrashed(f"the worker broke the protocol: {exc}") from None
+                self.cell_outcomes[current] = CellOutcome(current, "error", f"cell {current} broke the grader's protocol ({exc}); it was stopped")
+                return current
+            if event[0] == "start":
+                current = event[1]
                 continue
-            for result in header.get("cells", []):
+            for result in event[1]:
                 if result["status"] != "ok":
-                    self.cell_outcomes[result["index"]] = CellOutcome(result["index"], "error", result.get("message", ""), result.get("traceback", ""))
+                    self.cell_outcomes[result["index"]] = CellOutcome(result["index"], "error", result["message"], result["traceback"])
             return None
 
     def _mark_remaining_cells_timed_out(self) -> None:
@@ -167,8 +176,12 @@ class Submission:
 
     def _boot_empty_worker(self) -> WorkerProcess:
         worker = WorkerProcess(self.limits)
-        worker.send({"op": "ping"}, {}, time.monotonic() + 60)
-        self.worker_info, _ = worker.receive(time.monotonic() + 60)
+        try:
+            worker.send({"op": "ping"}, {}, time.monotonic() + 60)
+            self.worker_info, _ = worker.receive(time.monotonic() + 60)
+        except SandboxError as exc:
+            worker.close()
+            raise SandboxCrashed(f"the worker could not start: {exc}") from None
         return worker
 
     # ---- requests ------------------------------------------------------------------------
@@ -182,13 +195,25 @@ class Submission:
             raise SandboxTimeout(f"{_describe(header)} ran past its {timeout or self.timeouts.call_s:.0f} s limit and was stopped") from None
         except SandboxCrashed as exc:
             raise SandboxCrashed(f"{_describe(header)} crashed the student's Python process: {exc}") from None
-        if not reply.get("ok"):
-            raise _error_from_reply(reply.get("error", {}))
-        return reply, reply_tensors
+        if reply.get("ok") is True:
+            return reply, reply_tensors
+        if reply.get("ok") is False and isinstance(reply.get("error"), dict):
+            raise _error_from_reply(reply["error"])
+        raise self._broken(worker, header, "a reply that is neither a result nor an error")
+
+    def _broken(self, worker: WorkerProcess, header: dict, detail: str) -> SandboxCrashed:
+        """The worker answered with something the protocol does not allow (the student's code can
+        write to the reply pipe): stop it, so that the next request starts from a clean worker."""
+        worker.kill()
+        return SandboxCrashed(f"{_describe(header)} got a malformed reply from the student's Python process "
+                              f"({detail[:200]}); it was stopped")
 
     def _value_request(self, header: dict, tensors: dict, timeout: float | None = None) -> Any:
         reply, reply_tensors = self.request(header, tensors, timeout)
-        return wire.decode(reply.get("value"), reply_tensors, device_map=_device_for, make_handle=self._make_handle)
+        try:
+            return wire.decode(reply.get("value"), reply_tensors, device_map=_device_for, make_handle=self._make_handle)
+        except wire.WireError as exc:
+            raise self._broken(self._worker, header, str(exc)) from None
 
     def _make_handle(self, object_id: int) -> "RemoteObject":
         return RemoteObject(self, object_id, self._generation)
@@ -200,8 +225,11 @@ class Submission:
 
     # ---- public API ----------------------------------------------------------------------
     def defines(self, name: str) -> bool:
-        reply, _ = self.request({"op": "defines", "names": [name]})
-        return bool(reply["defined"].get(name))
+        header = {"op": "defines", "names": [name]}
+        reply, _ = self.request(header)
+        if not isinstance(reply.get("defined"), dict):
+            raise self._broken(self._worker, header, "no `defined` map")
+        return reply["defined"].get(name) is True
 
     def value(self, name: str) -> Any:
         return self._value_request({"op": "value", "name": name}, {})
@@ -268,8 +296,13 @@ class RemoteObject(wire.ObjectHandle):
 
     def state_dict_shapes(self) -> dict[str, list[int]]:
         self._target()
-        reply, _ = self._submission.request({"op": "state_dict_shapes", "object": self.object_id})
-        return reply["shapes"]
+        header = {"op": "state_dict_shapes", "object": self.object_id}
+        reply, _ = self._submission.request(header)
+        shapes = reply.get("shapes")
+        if not (isinstance(shapes, dict) and all(isinstance(shape, list) and all(type(d) is int for d in shape)
+                                                 for shape in shapes.values())):
+            raise self._submission._broken(self._submission._worker, header, "no parameter shapes")
+        return shapes
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Strict load; a mismatch is reported by key before anything is sent."""
@@ -331,9 +364,29 @@ def _describe(header: dict) -> str:
     return f"the `{header.get('op')}` request"
 
 
+def _cell_event(header: dict, indices: set[int]) -> tuple[str, Any]:
+    """("start", index) or ("done", results) from a frame sent while cells run; WireError if the
+    frame is neither (the student's code may write to the reply pipe)."""
+    if header.get("event") == "cell_start":
+        if type(header.get("index")) is not int or header["index"] not in indices:
+            raise wire.WireError("a cell-start event without a valid cell index")
+        return "start", header["index"]
+    results = header.get("cells")
+    if header.get("ok") is not True or not isinstance(results, list):
+        raise wire.WireError("a frame that is neither a cell event nor the cells' results")
+    checked = []
+    for result in results:
+        if not (isinstance(result, dict) and type(result.get("index")) is int and result["index"] in indices
+                and result.get("status") in ("ok", "error")):
+            raise wire.WireError("a malformed cell result")
+        checked.append({"index": result["index"], "status": result["status"],
+                        "message": str(result.get("message", ""))[:2000], "traceback": str(result.get("traceback", ""))[:4000]})
+    return "done", checked
+
+
 def _error_from_reply(error: dict) -> SandboxError:
     kind = error.get("type")
-    message = error.get("message", "unknown error")
+    message = str(error.get("message", "unknown error"))[:2000]
     if kind == "NotDefined":
         return NotDefined(message)
     if kind == "NotImplemented":
@@ -342,4 +395,4 @@ def _error_from_reply(error: dict) -> SandboxError:
         return BadReturn(message)
     if kind == "BadRequest":
         return SandboxError(f"grader request rejected: {message}")
-    return StudentError(message, error.get("traceback", ""))
+    return StudentError(message, str(error.get("traceback", ""))[:4000])

@@ -1,20 +1,22 @@
 """How the worker process is walled off: bubblewrap namespaces, cgroup and rlimit caps.
 
-With bubblewrap (`bwrap`) the worker sees an empty root with, read-only, only the system
-libraries and the Python environment; its private working directory is the one writable
-place; it has no network, its own PID/IPC/UTS namespaces, and no view of the project (hidden
-suites, solutions, rubrics, the service's data). Without bwrap the worker is a plain
+With bubblewrap (`bwrap`) the worker sees an empty, read-only root with, read-only, only the
+system libraries and the Python environment; its private working directory (also reachable as
+/tmp) is the one writable place; it has no network, its own PID/IPC/UTS namespaces, no
+capabilities, and no view of the project (hidden suites, solutions, rubrics, the service's data). Without bwrap the worker is a plain
 subprocess with the same resource limits: isolation is weaker, and we say so loudly.
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import functools
 import glob
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -37,7 +39,8 @@ def bwrap_path() -> str | None:
     path = shutil.which("bwrap")
     if path is None:
         return None
-    probe = [path, "--unshare-all", "--die-with-parent", *_system_binds(), "--proc", "/proc", "--dev", "/dev", "true"]
+    probe = [path, *_namespace_options(path), "--die-with-parent", *_system_binds(), "--proc", "/proc", "--dev", "/dev",
+             "--remount-ro", "/", "true"]
     try:
         ok = subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
@@ -72,13 +75,30 @@ def gpu_device_binds() -> list[str]:
     return args
 
 
+@functools.lru_cache(maxsize=4)
+def _supports(bwrap: str, option: str) -> bool:
+    try:
+        return option in subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _namespace_options(bwrap: str) -> list[str]:
+    options = ["--unshare-all", "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL"]
+    if _supports(bwrap, "--disable-userns"):
+        options += ["--unshare-user", "--disable-userns"]  # no nested user namespaces: a large kernel attack surface
+    return options
+
+
 def bwrap_command(bwrap: str, workdir: Path, inner_command: list[str], env: dict[str, str]) -> list[str]:
-    command = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--uid", str(NOBODY), "--gid", str(NOBODY),
-               "--clearenv", *_system_binds()]
+    command = [bwrap, *_namespace_options(bwrap), "--die-with-parent", "--new-session", "--clearenv", *_system_binds()]
     for root in python_roots():
         command += ["--ro-bind", root, root]
     command += ["--proc", "/proc", "--dev", "/dev", *gpu_device_binds(),
-                "--bind", str(workdir), SANDBOX_HOME, "--chdir", SANDBOX_HOME]
+                "--bind", str(workdir), SANDBOX_HOME, "--symlink", SANDBOX_HOME, "/tmp", "--chdir", SANDBOX_HOME,
+                # The root and /dev are memory-backed: read-only, so the private workdir (under the
+                # disk quota) is the only place a write can land.
+                "--remount-ro", "/dev", "--remount-ro", "/"]
     for key, value in env.items():
         command += ["--setenv", key, value]
     return command + inner_command
@@ -187,6 +207,27 @@ def _make_cgroup(controller: str, name: str, v1_settings: dict[str, str], v2_set
             except OSError:
                 pass
     return None
+
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_NO_NEW_PRIVS = 38
+# Loaded here, not in the forked child: dlopen between fork and exec is not safe.
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _prctl(option: int, value: int) -> None:
+    if _libc is not None:
+        _libc.prctl(option, value, 0, 0, 0)
+
+
+def no_new_privileges() -> None:
+    """In a child before exec: setuid binaries no longer raise privileges (Linux only; else no-op)."""
+    _prctl(_PR_SET_NO_NEW_PRIVS, 1)
+
+
+def die_with_parent() -> None:
+    """In a child before exec: SIGKILL when the grader's thread that started it goes away."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def count_user_processes(uid: int) -> int:

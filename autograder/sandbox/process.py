@@ -7,9 +7,11 @@ import os
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,10 +63,15 @@ def resolve_isolation(limits: Limits) -> str | None:
     return bwrap
 
 
-def _apply_limits(limits: Limits, cap: isolation.ProcessGroupCap, nproc: int | None):
+def _apply_limits(limits: Limits, cap: isolation.ProcessGroupCap, nproc: int | None, *, plain: bool):
     import resource
 
     def preexec() -> None:
+        if plain:
+            # What bwrap does for its own children: no privilege gained through setuid programs
+            # (sudo, pkexec, ...), and death with the grader instead of outliving it.
+            isolation.no_new_privileges()
+            isolation.die_with_parent()
         cap.join()
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_AS, (limits.address_space_bytes, limits.address_space_bytes))
@@ -113,7 +120,8 @@ class WorkerProcess:
         command = isolation.bwrap_command(bwrap, self.workdir, inner, env) if bwrap else inner
         self.cap = isolation.ProcessGroupCap.create(limits.max_tasks, limits.memory_bytes)
         nproc = None if os.geteuid() == 0 else isolation.count_user_processes(os.geteuid()) + limits.max_tasks
-        self._next_disk_check = 0.0
+        self._quota_exceeded = threading.Event()
+        self._closed = threading.Event()
         self.process = subprocess.Popen(
             command,
             cwd=self.workdir,
@@ -123,11 +131,13 @@ class WorkerProcess:
             stderr=subprocess.DEVNULL,
             pass_fds=(to_child_r, from_child_w),
             start_new_session=True,
-            preexec_fn=_apply_limits(limits, self.cap, nproc),
+            preexec_fn=_apply_limits(limits, self.cap, nproc, plain=bwrap is None),
         )
         os.close(to_child_r)
         os.close(from_child_w)
         os.set_blocking(self._to_child, False)
+        self._watchdog = threading.Thread(target=self._watch_disk, name="tensorgrade-disk-quota", daemon=True)
+        self._watchdog.start()
 
     @property
     def alive(self) -> bool:
@@ -171,25 +181,36 @@ class WorkerProcess:
             if remaining <= 0:
                 self.kill()
                 raise SandboxTimeout("the student's code ran past its time limit and was stopped")
-            readable, writable_fds, _ = select.select([] if writable else [fd], [fd] if writable else [], [], min(remaining, 0.5))
+            # poll, not select: select() fails on descriptors above 1023, which a busy service reaches
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT if writable else select.POLLIN)
+            ready = poller.poll(min(remaining, 0.5) * 1000)
             self._check_disk_quota()
-            if readable or writable_fds:
+            if ready:
                 return
             if not self.alive:
                 raise self._crashed("the worker exited")
 
+    def _watch_disk(self) -> None:
+        """The disk quota, checked every 0.5 s for the worker's whole life: not only while a request
+        waits, since a thread of the student's can keep writing while the grader computes."""
+        while not self._closed.wait(0.5):
+            if directory_size(self.workdir, stop_above=self.limits.disk_bytes) > self.limits.disk_bytes:
+                self._quota_exceeded.set()
+                self.kill()
+                shutil.rmtree(self.workdir, ignore_errors=True)
+                return
+
+    def _quota_error(self) -> SandboxCrashed:
+        return SandboxCrashed(f"the student's code wrote more than {self.limits.disk_bytes // 2**20} MiB to disk and was stopped")
+
     def _check_disk_quota(self) -> None:
-        now = time.monotonic()
-        if now < self._next_disk_check:
-            return
-        self._next_disk_check = now + 0.5
-        used = directory_size(self.workdir, stop_above=self.limits.disk_bytes)
-        if used > self.limits.disk_bytes:
-            self.kill()
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            raise SandboxCrashed(f"the student's code wrote more than {self.limits.disk_bytes // 2**20} MiB to disk and was stopped")
+        if self._quota_exceeded.is_set():
+            raise self._quota_error()
 
     def _crashed(self, what: str) -> SandboxCrashed:
+        if self._quota_exceeded.is_set():
+            return self._quota_error()
         try:
             self.process.wait(timeout=1.0)  # let bwrap pass on how the worker ended
         except subprocess.TimeoutExpired:
@@ -227,14 +248,23 @@ class WorkerProcess:
         return None
 
     def output_tail(self) -> str:
+        """The end of the student's output. The student owns the folder the log lives in, so the log
+        may have been swapped for a symbolic link (to a file only the grader can read) or a FIFO (to
+        block the grader): only a regular file is read, without following links or blocking."""
         try:
-            with open(self.log_path, "rb") as handle:
-                handle.seek(0, os.SEEK_END)
-                size = handle.tell()
-                handle.seek(max(0, size - self.limits.log_bytes))
-                return handle.read().decode("utf-8", "replace")
+            fd = os.open(self.log_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
         except OSError:
             return ""
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return ""
+            size = os.lseek(fd, 0, os.SEEK_END)
+            os.lseek(fd, max(0, size - self.limits.log_bytes), os.SEEK_SET)
+            return os.read(fd, self.limits.log_bytes).decode("utf-8", "replace")
+        except OSError:
+            return ""
+        finally:
+            os.close(fd)
 
     def kill(self) -> None:
         """End everything the worker started, at once: a student ignoring SIGTERM gains nothing."""
@@ -250,6 +280,7 @@ class WorkerProcess:
             pass
 
     def close(self) -> None:
+        self._closed.set()
         if self.alive:
             try:
                 self.send({"op": "shutdown"}, {}, time.monotonic() + 1.0)
@@ -257,6 +288,7 @@ class WorkerProcess:
             except Exception:
                 pass
         self.kill()
+        self._watchdog.join(timeout=5)
         self.cap.remove()
         for fd in (self._to_child, self._from_child):
             try:
@@ -295,8 +327,12 @@ def read_rss(pid: int) -> tuple[int, int]:
     return fields["VmRSS"], fields["VmHWM"]
 
 
+MIN_ENTRY_BYTES = 4096  # what an empty file or folder is charged: a million of them is not free
+
+
 def directory_size(root: Path, *, stop_above: int) -> int:
-    """Bytes used under `root` (allocated blocks, so sparse files count for what they use)."""
+    """Bytes used under `root` (allocated blocks, so sparse files count for what they use; every
+    entry at least MIN_ENTRY_BYTES, so that floods of empty files hit the quota too)."""
     total = 0
     stack = [str(root)]
     while stack:
@@ -308,8 +344,9 @@ def directory_size(root: Path, *, stop_above: int) -> int:
             try:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
+                    total += MIN_ENTRY_BYTES
                 else:
-                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+                    total += max(entry.stat(follow_symlinks=False).st_blocks * 512, MIN_ENTRY_BYTES)
             except OSError:
                 continue
             if total > stop_above:

@@ -90,29 +90,56 @@ def _encode_tensor(value: torch.Tensor, tensors) -> dict:
 
 
 def decode(tree, tensors, *, device_map=None, make_handle=ObjectHandle):
-    """Inverse of `encode`. `device_map(device_str) -> torch.device` places tensors."""
+    """Inverse of `encode`. `device_map(device_str) -> torch.device` places tensors.
+
+    The tree comes from the other process: anything that does not follow the format (a missing
+    tensor, a tag with a value of the wrong type, a dtype that is not a dtype) raises WireError.
+    """
+    try:
+        return _decode(tree, tensors, device_map, make_handle)
+    except WireError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError, RuntimeError, RecursionError) as exc:
+        raise WireError(f"malformed value ({type(exc).__name__})") from None
+
+
+def _decode(tree, tensors, device_map, make_handle):
     if isinstance(tree, list):
-        return [decode(item, tensors, device_map=device_map, make_handle=make_handle) for item in tree]
+        return [_decode(item, tensors, device_map, make_handle) for item in tree]
     if not isinstance(tree, dict):
         return tree
     if "__tensor__" in tree:
         tensor = tensors[tree["__tensor__"]]
         if device_map is not None:
-            tensor = tensor.to(device_map(tree.get("device", "cpu")))
-        if tree.get("requires_grad") and tensor.is_floating_point():
+            tensor = tensor.to(device_map(str(tree.get("device", "cpu"))))
+        if tree.get("requires_grad") is True and tensor.is_floating_point():
             tensor = tensor.requires_grad_(True)
         return tensor
     if "__tuple__" in tree:
-        return tuple(decode(item, tensors, device_map=device_map, make_handle=make_handle) for item in tree["__tuple__"])
+        return tuple(_decode(item, tensors, device_map, make_handle) for item in _as_list(tree["__tuple__"]))
     if "__dict__" in tree:
-        return {key: decode(item, tensors, device_map=device_map, make_handle=make_handle) for key, item in tree["__dict__"]}
+        pairs = [_as_list(pair) for pair in _as_list(tree["__dict__"])]
+        if not all(len(pair) == 2 and type(pair[0]) is str for pair in pairs):
+            raise WireError("malformed dict value")
+        return {key: _decode(item, tensors, device_map, make_handle) for key, item in pairs}
     if "__float__" in tree:
-        return float(tree["__float__"])
+        return float(str(tree["__float__"]))
     if "__object__" in tree:
+        if type(tree["__object__"]) is not int:
+            raise WireError("malformed object handle")
         return make_handle(tree["__object__"])
     if "__dtype__" in tree:
-        return getattr(torch, tree["__dtype__"])
-    raise WireError(f"unknown tagged value with keys {sorted(tree)[:5]}")
+        dtype = getattr(torch, str(tree["__dtype__"]), None)
+        if not isinstance(dtype, torch.dtype):
+            raise WireError(f"{str(tree['__dtype__'])[:40]!r} is not a dtype")
+        return dtype
+    raise WireError(f"unknown tagged value with keys {sorted(map(str, tree))[:5]}")
+
+
+def _as_list(value) -> list:
+    if not isinstance(value, list):
+        raise WireError("malformed value: expected a list")
+    return value
 
 
 def pack_frame(header: dict, tensors: dict[str, torch.Tensor]) -> bytes:
@@ -133,8 +160,10 @@ def parse_prefix(prefix: bytes, *, max_blob_bytes: int) -> tuple[int, int]:
 def unpack_body(header_bytes: bytes, blob: bytes, *, max_elements: int) -> tuple[dict, dict[str, torch.Tensor]]:
     try:
         header = json.loads(header_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireError(f"frame header is not JSON: {exc}") from None
+    except ValueError as exc:  # not UTF-8, not JSON, or an integer too long to convert
+        raise WireError(f"frame header is not JSON: {str(exc)[:200]}") from None
+    except RecursionError:
+        raise WireError("frame header is nested too deeply") from None
     if not isinstance(header, dict):
         raise WireError("frame header is not a JSON object")
     tensors = load_checked_safetensors(blob, max_elements=max_elements) if blob else {}
@@ -150,15 +179,19 @@ def load_checked_safetensors(blob: bytes, *, max_elements: int) -> dict[str, tor
         raise WireError("tensor blob header is larger than the blob")
     try:
         meta = json.loads(blob[8 : 8 + meta_len])
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         raise WireError("tensor blob header is not JSON") from None
+    if not isinstance(meta, dict):
+        raise WireError("tensor blob header is not a JSON object")
     data_len = len(blob) - 8 - meta_len
     total_elements = 0
     for key, info in meta.items():
         if key == "__metadata__":
             continue
+        if not isinstance(info, dict):
+            raise WireError(f"tensor {key!r} is not described by an object")
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-        if dtype not in _ITEM_BYTES:
+        if not isinstance(dtype, str) or dtype not in _ITEM_BYTES:
             raise WireError(f"tensor {key!r} has unsupported dtype {dtype!r}")
         if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
             raise WireError(f"tensor {key!r} has an invalid shape")
@@ -166,7 +199,12 @@ def load_checked_safetensors(blob: bytes, *, max_elements: int) -> dict[str, tor
         total_elements += elements
         if total_elements > max_elements:
             raise WireError(f"tensors declare {total_elements} elements; the limit is {max_elements}")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)):
+            raise WireError(f"tensor {key!r} has invalid data offsets")
         start, end = offsets
         if not (0 <= start <= end <= data_len) or end - start != elements * _ITEM_BYTES[dtype]:
             raise WireError(f"tensor {key!r} declares a shape that does not match its bytes")
-    return load_safetensors(blob)
+    try:
+        return load_safetensors(blob)
+    except Exception as exc:  # safetensors' own checks (overlapping or unused bytes, ...)
+        raise WireError(f"tensor blob is malformed: {type(exc).__name__}") from None

@@ -274,12 +274,14 @@ def _dim(value, sizes: dict) -> int:
 def build_arg(spec, sizes: dict, generator, device, dtype, worker: "Worker"):
     """One argument from a budget recipe (see autograder/budgets.py for the vocabulary)."""
     kind, value = next(iter(spec.items()))
-    if kind == "randn":
-        return (torch.randn([_dim(d, sizes) for d in value], generator=generator, dtype=torch.float64) * spec.get("scale", 1.0)).to(device, dtype)
-    if kind == "rand":
-        return torch.rand([_dim(d, sizes) for d in value], generator=generator, dtype=torch.float64).to(device, dtype)
-    if kind == "binary":
-        return (torch.rand([_dim(d, sizes) for d in value], generator=generator) < spec.get("p", 0.5)).to(device, dtype)
+    if kind in ("randn", "rand", "binary"):
+        shape = [_dim(d, sizes) for d in value]
+        if device.type != "cpu":
+            return _random_on_device(kind, shape, spec, generator, device, dtype)
+        if kind == "binary":
+            return (torch.rand(shape, generator=generator) < spec.get("p", 0.5)).to(device, dtype)
+        draw = torch.randn if kind == "randn" else torch.rand
+        return (draw(shape, generator=generator, dtype=torch.float64) * spec.get("scale", 1.0)).to(device, dtype)
     if kind == "randint":
         low, high, shape = value
         return torch.randint(_dim(low, sizes), _dim(high, sizes), [_dim(d, sizes) for d in shape], generator=generator).to(device)
@@ -301,6 +303,18 @@ def build_arg(spec, sizes: dict, generator, device, dtype, worker: "Worker"):
         built = namespace[value["factory"]](*helper_args)
         return built.to(device) if hasattr(built, "to") and callable(built.to) else built
     raise RequestError("BadRequest", f"unknown recipe kind {kind!r}")
+
+
+def _random_on_device(kind: str, shape: list, spec: dict, generator, device, dtype) -> torch.Tensor:
+    """Random values drawn on the accelerator itself (seeded from the CPU generator, so both
+    workers still get the same inputs): drawing hundreds of millions of values on the CPU and
+    copying them over would make preparing a repetition far slower than timing it."""
+    local = torch.Generator(device=device)
+    local.manual_seed(int(torch.randint(0, 1 << 62, (1,), generator=generator)))
+    if kind == "binary":
+        return (torch.rand(shape, generator=local, device=device) < spec.get("p", 0.5)).to(dtype)
+    draw = torch.randn if kind == "randn" else torch.rand
+    return draw(shape, generator=local, device=device, dtype=dtype) * spec.get("scale", 1.0)
 
 
 def sample_outputs(outputs, seed: int, count: int) -> torch.Tensor:
