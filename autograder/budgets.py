@@ -138,6 +138,12 @@ class BudgetRunner:
         if self.device == "cuda":
             _, _, peak = self._run(worker, budget, seed, "memory")
             return int(peak)
+        group = worker.memory_cgroup()
+        if group is not None and reset_group_peak(group):
+            # The cgroup counts every process the worker starts: computing in a forked child is counted too.
+            baseline = read_group_usage(group)
+            self._run(worker, budget, seed, "memory")
+            return max(0, read_group_peak(group) - baseline)
         pid = worker.worker_pid()
         if pid is None or not reset_peak_rss(pid):
             raise RuntimeError("peak memory cannot be read on this machine (no access to /proc/PID/clear_refs)")
@@ -145,6 +151,23 @@ class BudgetRunner:
         self._run(worker, budget, seed, "memory")
         _, peak = read_rss(pid)
         return max(0, peak - baseline)
+
+
+def reset_group_peak(group: Path) -> bool:
+    """cgroup v1: writing 0 to memory.max_usage_in_bytes restarts the peak from current usage."""
+    try:
+        (group / "memory.max_usage_in_bytes").write_text("0")
+        return True
+    except OSError:
+        return False
+
+
+def read_group_usage(group: Path) -> int:
+    return int((group / "memory.usage_in_bytes").read_text())
+
+
+def read_group_peak(group: Path) -> int:
+    return int((group / "memory.max_usage_in_bytes").read_text())
 
 
 def _clearly_over(measurement: Measurement, budget_ratio: float) -> bool:

@@ -69,3 +69,27 @@ def test_sample_comparison_and_symbols():
     assert compare_samples(torch.ones(3), torch.ones(3), "float32") is None
     assert "different shape" in compare_samples(torch.ones(3), torch.ones(4), "float32")
     assert symbol_product("N * chunk", {"N": 8, "chunk": 3}) == 24
+
+
+FORKED_OUTER = ("import os, struct\n"
+                "def outer_sum(v):\n"
+                "    read, write = os.pipe()\n"
+                "    pid = os.fork()\n"
+                "    if pid == 0:\n"
+                "        total = float((v[:, None] * v[None, :]).sum())\n"
+                "        os.write(write, struct.pack('d', total))\n"
+                "        os._exit(0)\n"
+                "    os.waitpid(pid, 0)\n"
+                "    return v.new_tensor(struct.unpack('d', os.read(read, 8))[0])\n")
+
+
+def test_memory_used_in_a_forked_child_is_counted(toy_course):
+    from autograder.sandbox.isolation import ProcessGroupCap
+
+    probe = ProcessGroupCap.create(8, 1 << 30)
+    available = probe.memory_dir is not None
+    probe.remove()
+    if not available:
+        pytest.skip("no writable memory cgroup on this machine: only the worker's own peak RSS is measured")
+    record = _run(FORKED_OUTER)["outer_memory"]
+    assert record.status == "failed" and "MiB" in record.message

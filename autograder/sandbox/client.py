@@ -261,6 +261,10 @@ class Submission:
     def worker_pid(self) -> int | None:
         return self._ensure_worker().host_worker_pid()
 
+    def memory_cgroup(self):
+        """The memory cgroup holding the worker and everything it started, where there is one."""
+        return self._ensure_worker().cap.memory_dir
+
     def cell_issues(self) -> list[CellOutcome]:
         return [self.cell_outcomes[index] for index in sorted(self.cell_outcomes)]
 
