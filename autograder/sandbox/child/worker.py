@@ -24,6 +24,10 @@ import wire  # noqa: E402
 _perf_counter = time.perf_counter
 _backward = torch.autograd.backward
 _cuda_synchronize = torch.cuda.synchronize
+# Bound before any student code runs, so replacing the torch.cuda attributes changes nothing here.
+_cuda_reset_peak = torch.cuda.reset_peak_memory_stats
+_cuda_allocated = torch.cuda.memory_allocated
+_cuda_max_allocated = torch.cuda.max_memory_allocated
 MAX_TRACEBACK_CHARS = 2000
 
 
@@ -238,14 +242,14 @@ class Worker:
         function = self.resolve_target(header["target"])
         device = torch.device(header.get("device", "cpu"))
         if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-            baseline = torch.cuda.memory_allocated(device)
+            _cuda_reset_peak(device)
+            baseline = _cuda_allocated(device)
         with torch.no_grad() if no_grad else _nullcontext():
             outputs = function(*args)
         _synchronize(device)
         samples = sample_outputs(outputs, int(header["seed"]), int(header.get("samples", 16)))
         _synchronize(device)
-        peak = torch.cuda.max_memory_allocated(device) - baseline if device.type == "cuda" else None
+        peak = _cuda_max_allocated(device) - baseline if device.type == "cuda" else None
         del args, outputs
         self.send({"ok": True, "cuda_peak_bytes": peak}, {"samples": samples})
 
