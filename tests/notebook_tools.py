@@ -40,3 +40,22 @@ def solved_notebook(slug: str) -> nbformat.NotebookNode:
 def write_notebook(notebook: nbformat.NotebookNode, path: Path) -> Path:
     nbformat.write(notebook, str(path))
     return path
+
+
+def load_module(name: str, path: Path):
+    """Import a file (a build script, a suite's variants) by path under `name`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def nbgrader(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def cells_where(notebook: nbformat.NotebookNode, **flags) -> list:
+    """Cells whose nbgrader metadata has every flag given (e.g. solution=True)."""
+    return [c for c in notebook.cells if nbgrader(c) and all(nbgrader(c).get(k) == v for k, v in flags.items())]

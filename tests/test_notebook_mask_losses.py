@@ -2,7 +2,6 @@
 with the reference, and in step with its rubric, its suite and the misconception catalogue."""
 
 import ast
-import importlib.util
 import re
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from autograder.catalogue import load_catalogue
 from autograder.rubric import load_rubric
+from notebook_tools import cells_where, load_module, nbgrader
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "assignments" / "mask_losses" / "mask_losses.ipynb"
@@ -23,24 +23,11 @@ STUB_BODY = "    # YOUR CODE HERE\n    raise NotImplementedError()"
 ANSWER_BODY = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 
-def load_module(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def notebook():
     return nbformat.read(str(NOTEBOOK), as_version=4)
 
-
-def nbgrader(cell):
-    return cell.metadata.get("nbgrader", {})
-
-
-def cells_where(notebook, **flags):
-    return [c for c in notebook.cells if all(nbgrader(c).get(k) == v for k, v in flags.items())]
 
 
 def stub_cells(notebook):
